@@ -1,0 +1,215 @@
+"""Fashion-MNIST data: download with checksums, IDX parsing, prepared splits."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import shutil
+import struct
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from luckybag.errors import LuckybagError
+from luckybag.io import atomic_path
+
+FILES: dict[str, str] = {
+    # name -> SHA-256 of the *decompressed* IDX file (Debian recompresses the .gz)
+    "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+OFFICIAL_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+HOW_TO_GET = (
+    "install Debian's package dataset-fashion-mnist (apt-get install dataset-fashion-mnist) "
+    "or set download.mirror in params.yaml to a directory or URL holding the four .gz files"
+)
+IMAGE_MAGIC = 0x00000803
+LABEL_MAGIC = 0x00000801
+NUM_CLASSES = 10
+
+
+class DataError(LuckybagError):
+    """A data file is missing, corrupt or not what Fashion-MNIST looks like."""
+
+
+# --- download -----------------------------------------------------------------
+
+
+def default_sources(mirror: str | None) -> list[str]:
+    """Where to look, in order: the mirror from params, Debian's package, the official URLs."""
+    sources = [mirror] if mirror else []
+    return sources + [str(DEBIAN_DIR), OFFICIAL_URL]
+
+
+def decompressed_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with gzip.open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{path}: not a readable gzip file ({err})") from None
+    return digest.hexdigest()
+
+
+def _is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://", "file://"))
+
+
+def _fetch_url(url: str, dest: Path, timeout: float) -> None:
+    from tqdm import tqdm
+
+    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (http is the official host)
+        total = int(response.headers.get("Content-Length") or 0) or None
+        with open(dest, "wb") as out, tqdm(
+            total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], leave=False
+        ) as bar:
+            for block in iter(lambda: response.read(1 << 16), b""):
+                out.write(block)
+                bar.update(len(block))
+
+
+class _SourceFailed(Exception):
+    """Internal: this source gave nothing valid; try the next one."""
+
+
+def _copy_from(source: str, name: str, dest: Path, timeout: float) -> str | None:
+    """Copy ``name.gz`` from ``source`` into ``dest``; return why it failed, or None."""
+    try:
+        if _is_url(source):
+            _fetch_url(source.rstrip("/") + f"/{name}.gz", dest, timeout)
+        else:
+            shutil.copyfile(Path(source) / f"{name}.gz", dest)
+    except (OSError, ValueError) as err:
+        return f"{type(err).__name__}: {getattr(err, 'reason', None) or err}"
+    try:
+        if decompressed_sha256(dest) != FILES[name]:
+            return "SHA-256 of the decompressed content does not match"
+    except DataError as err:
+        return str(err).split(": ", 1)[-1]
+    return None
+
+
+def fetch_file(name: str, sources: list[str], out_dir: Path, timeout: float = 30.0) -> str:
+    """Copy ``name.gz`` from the first source whose content checks out; return that source."""
+    tried: list[str] = []
+    for source in sources:
+        try:
+            with atomic_path(out_dir / f"{name}.gz") as tmp:
+                problem = _copy_from(source, name, tmp, timeout)
+                if problem is not None:
+                    raise _SourceFailed(problem)  # rolls the partial file back
+        except _SourceFailed as failure:
+            tried.append(f"{source} ({failure})")
+            continue
+        return source
+    raise DataError(f"{name}.gz: no source gave a valid copy; tried {'; '.join(tried)}; {HOW_TO_GET}")
+
+
+def download(sources: list[str], out_dir: Path, timeout: float = 30.0) -> dict[str, str]:
+    """Fetch the four files into ``out_dir``; return file -> source used."""
+    used = {name: fetch_file(name, sources, out_dir, timeout) for name in FILES}
+    for name, source in used.items():
+        print(f"{out_dir / name}.gz: verified, from {source}")
+    return used
+
+
+# --- IDX parsing ----------------------------------------------------------------
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Parse a (gzipped) IDX file of unsigned bytes; check magic, dimensions and size."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found (run the download stage first)") from None
+    except (OSError, EOFError, zlib.error) as err:
+        raise DataError(f"{path}: truncated or corrupt gzip data ({err})") from None
+    if len(raw) < 4:
+        raise DataError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
+    zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
+    if zero != 0 or dtype_code != 0x08 or ndim not in (1, 3):
+        magic = int.from_bytes(raw[:4], "big")
+        raise DataError(
+            f"{path}: wrong magic number 0x{magic:08x}; expected 0x{LABEL_MAGIC:08x} (labels) "
+            f"or 0x{IMAGE_MAGIC:08x} (images)"
+        )
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path}: header truncated")
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    expected = int(np.prod(dims))
+    if len(raw) - header != expected:
+        raise DataError(
+            f"{path}: holds {len(raw) - header} data bytes; its header {tuple(dims)} promises {expected}"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def read_images(path: Path, count: int | None = None) -> np.ndarray:
+    images = read_idx(path)
+    if images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise DataError(f"{path}: images have shape {images.shape}; expected (N, 28, 28)")
+    if count is not None and len(images) != count:
+        raise DataError(f"{path}: {len(images)} images; expected {count}")
+    return images
+
+
+def read_labels(path: Path, count: int | None = None) -> np.ndarray:
+    labels = read_idx(path)
+    if labels.ndim != 1:
+        raise DataError(f"{path}: labels have shape {labels.shape}; expected (N,)")
+    if count is not None and len(labels) != count:
+        raise DataError(f"{path}: {len(labels)} labels; expected {count}")
+    if labels.size and labels.max() >= NUM_CLASSES:
+        raise DataError(f"{path}: label {int(labels.max())} is outside 0-{NUM_CLASSES - 1}")
+    return labels
+
+
+def load_raw(raw_dir: Path, split: str, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels of the ``train`` or ``t10k`` split, checked against each other."""
+    images_path = Path(raw_dir) / f"{split}-images-idx3-ubyte.gz"
+    labels_path = Path(raw_dir) / f"{split}-labels-idx1-ubyte.gz"
+    images = read_images(images_path, count)
+    labels = read_labels(labels_path, count)
+    if len(images) != len(labels):
+        raise DataError(f"{labels_path}: {len(labels)} labels for {len(images)} images in {images_path}")
+    return images, labels
+
+
+# --- prepared splits --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Split:
+    images: np.ndarray  # (N, 28, 28) uint8, raw pixels: the model scales them itself
+    labels: np.ndarray  # (N,) uint8
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def save_split(path: Path, split: Split) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, images=split.images, labels=split.labels)
+
+
+def load_split(path: Path) -> Split:
+    path = Path(path)
+    try:
+        with np.load(path) as data:
+            return Split(images=data["images"], labels=data["labels"])
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found (run the preprocess stage first)") from None
+    except (OSError, ValueError, KeyError) as err:
+        raise DataError(f"{path}: not a prepared split with images and labels ({err})") from None

@@ -1,0 +1,67 @@
+"""PNG figures in the seed's style (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from luckybag import CLASS_NAMES  # noqa: E402
+from luckybag.io import atomic_path  # noqa: E402
+
+
+def _save(fig: plt.Figure, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        # Fixed metadata keeps the PNG bytes identical from run to run.
+        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+    plt.close(fig)
+
+
+def samples(images: np.ndarray, labels: np.ndarray, path: Path, count: int = 10) -> None:
+    """The first ``count`` images in a row with their class names (``cmap='gray_r'``, as the seed)."""
+    fig, axes = plt.subplots(1, count, figsize=(count * 1.2, 1.8))
+    for ax, image, label in zip(axes, images[:count], labels[:count]):
+        ax.imshow(image, cmap="gray_r")
+        ax.set_title(CLASS_NAMES[int(label)], fontsize=7)
+        ax.axis("off")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def loss_curves(history: dict[str, list[float]], best_epoch: int, path: Path) -> None:
+    """Train vs validation loss per epoch, like the seed's figures, with the best epoch marked."""
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    ax_loss.plot(epochs, history["loss"], label="train")
+    ax_loss.plot(epochs, history["val_loss"], label="validation")
+    ax_loss.axvline(best_epoch, color="grey", linestyle=":", label=f"best epoch {best_epoch}")
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
+    ax_acc.plot(epochs, history["accuracy"], label="train")
+    ax_acc.plot(epochs, history["val_accuracy"], label="validation")
+    ax_acc.axvline(best_epoch, color="grey", linestyle=":")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.legend()
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def confusion_matrix(matrix: np.ndarray, path: Path, title: str = "Test confusion matrix") -> None:
+    fig, ax = plt.subplots(figsize=(8, 7))
+    ax.imshow(matrix, cmap="Blues")
+    ticks = np.arange(len(CLASS_NAMES))
+    ax.set_xticks(ticks, CLASS_NAMES, rotation=45, ha="right")
+    ax.set_yticks(ticks, CLASS_NAMES)
+    threshold = matrix.max() / 2
+    for i, j in np.ndindex(matrix.shape):
+        ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8,
+                color="white" if matrix[i, j] > threshold else "black")
+    ax.set(xlabel="predicted", ylabel="actual", title=title)
+    fig.tight_layout()
+    _save(fig, path)

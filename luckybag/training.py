@@ -1,0 +1,95 @@
+"""Train a model from the ``train`` params: checkpoint, early stopping, DVCLive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from luckybag.data import Split
+from luckybag.models import build_dense, compile_model, make_optimizer
+
+
+class LiveLogger(keras.callbacks.Callback):
+    """Per-epoch metrics to DVCLive.
+
+    dvclive.keras.DVCLiveCallback does the same but imports all of TensorFlow,
+    which would cost every JAX/torch run seconds of start-up; this one only
+    needs Keras.
+    """
+
+    def __init__(self, live: Any) -> None:
+        super().__init__()
+        self.live = live
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        for name, value in (logs or {}).items():
+            if name == "learning_rate":
+                continue
+            split, metric = ("eval", name[4:]) if name.startswith("val_") else ("train", name)
+            self.live.log_metric(f"{split}/{metric}", float(value))
+        self.live.next_step()
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model: keras.Model  # as fit left it; the checkpoint file holds the best epoch
+    history: dict[str, list[float]]
+    epochs_run: int
+    stopped_early: bool
+
+    @property
+    def best_epoch(self) -> int:
+        """1-based epoch with the lowest validation loss: the one the checkpoint holds."""
+        return int(np.argmin(self.history["val_loss"])) + 1
+
+
+def build_from_params(params: dict[str, Any]) -> keras.Model:
+    model = build_dense(params["hidden_layers"], params["dropout"])
+    compile_model(
+        model,
+        make_optimizer(params["optimizer"], params["learning_rate"], params["momentum"]),
+        params["steps_per_execution"],
+    )
+    return model
+
+
+def train(
+    params: dict[str, Any],
+    train_split: Split,
+    val_split: Split,
+    checkpoint_path: Path,
+    live: Any | None = None,
+    verbose: int | str = "auto",
+) -> TrainResult:
+    """Fit on ``train_split``, watching ``val_split``; keep the best ``val_loss`` weights."""
+    keras.utils.set_random_seed(params["seed"])
+    model = build_from_params(params)
+    callbacks: list[keras.callbacks.Callback] = [
+        keras.callbacks.ModelCheckpoint(str(checkpoint_path), monitor="val_loss", save_best_only=True),
+    ]
+    if params["patience"] > 0:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=params["patience"], restore_best_weights=True)
+        )
+    if live is not None:
+        callbacks.append(LiveLogger(live))
+    history = model.fit(
+        train_split.images,
+        train_split.labels,
+        batch_size=params["batch_size"],
+        epochs=params["epochs"],
+        validation_data=(val_split.images, val_split.labels),
+        callbacks=callbacks,
+        verbose=verbose,
+    ).history
+    epochs_run = len(history["loss"])
+    return TrainResult(
+        model=model,
+        history={k: [float(v) for v in vals] for k, vals in history.items()},
+        epochs_run=epochs_run,
+        stopped_early=epochs_run < params["epochs"],
+    )

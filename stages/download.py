@@ -1,0 +1,19 @@
+"""Stage download: the four Fashion-MNIST .gz files into data/raw/, checksummed."""
+
+from pathlib import Path
+
+from luckybag import data
+from luckybag.errors import main_guard
+from luckybag.params import load_section
+
+RAW_DIR = Path("data/raw")
+
+
+@main_guard
+def main() -> None:
+    params = load_section("download")
+    data.download(data.default_sources(params["mirror"]), RAW_DIR, params["timeout"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Stage preprocess: parse IDX, split train/validation, keep test apart; sample figure."""
+
+from pathlib import Path
+
+from sklearn.model_selection import train_test_split
+
+from luckybag import data, plots
+from luckybag.errors import main_guard
+from luckybag.params import load_section
+
+RAW_DIR = Path("data/raw")
+PREPARED_DIR = Path("data/prepared")
+SAMPLES_PNG = Path("plots/samples.png")
+
+
+@main_guard
+def main() -> None:
+    params = load_section("preprocess")
+    images, labels = data.load_raw(RAW_DIR, "train", count=60_000)
+    test_images, test_labels = data.load_raw(RAW_DIR, "t10k", count=10_000)
+    train_x, val_x, train_y, val_y = train_test_split(
+        images, labels, test_size=params["test_size"], random_state=params["random_state"]
+    )
+    splits = {
+        "train": data.Split(train_x, train_y),
+        "val": data.Split(val_x, val_y),
+        "test": data.Split(test_images, test_labels),
+    }
+    for name, split in splits.items():
+        data.save_split(PREPARED_DIR / f"{name}.npz", split)
+        print(f"{PREPARED_DIR / name}.npz: {len(split)} images")
+    plots.samples(images, labels, SAMPLES_PNG)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Stage train: the dense network from params, with checkpoint, early stopping and DVCLive."""
+
+import time
+from pathlib import Path
+
+from luckybag import data
+from luckybag.backend import use_backend
+from luckybag.errors import main_guard
+from luckybag.io import atomic_path, write_json, write_text
+from luckybag.params import load_section
+
+PREPARED_DIR = Path("data/prepared")
+CHECKPOINT = Path("models/checkpoint.keras")
+SUMMARY = Path("models/summary.txt")
+LIVE_DIR = Path("dvclive")
+LOSS_PNG = Path("plots/loss.png")
+METRICS = Path("metrics/train.json")
+TIMING = Path("timings/train.json")
+
+
+@main_guard
+def main() -> None:
+    params = load_section("train")
+    use_backend(params["backend"])  # before anything imports Keras
+    from dvclive import Live
+
+    from luckybag import models, plots, training
+
+    train_split = data.load_split(PREPARED_DIR / "train.npz")
+    val_split = data.load_split(PREPARED_DIR / "val.npz")
+
+    start = time.perf_counter()
+    with atomic_path(CHECKPOINT) as checkpoint, Live(
+        str(LIVE_DIR), dvcyaml=None, save_dvc_exp=False, report=None
+    ) as live:
+        live.log_params(params)
+        result = training.train(params, train_split, val_split, checkpoint, live)
+    seconds = time.perf_counter() - start
+
+    history, best = result.history, result.best_epoch - 1
+    write_text(SUMMARY, models.summary_text(result.model))
+    plots.loss_curves(history, result.best_epoch, LOSS_PNG)
+    write_json(
+        METRICS,
+        {
+            "params_count": result.model.count_params(),
+            "best_epoch": result.best_epoch,
+            "epochs_run": result.epochs_run,
+            # Keras' EarlyStopping.stopped_epoch is 0-based: the seed's "stopped_epoch 10" is 11 epochs run.
+            "stopped_epoch": result.epochs_run - 1 if result.stopped_early else None,
+            "best": {
+                "train_loss": round(history["loss"][best], 6),
+                "train_accuracy": round(history["accuracy"][best], 6),
+                "val_loss": round(history["val_loss"][best], 6),
+                "val_accuracy": round(history["val_accuracy"][best], 6),
+            },
+        },
+    )
+    write_json(
+        TIMING,
+        {"backend": params["backend"], "seconds": seconds, "seconds_per_epoch": seconds / result.epochs_run},
+    )
+    print(
+        f"train: best epoch {result.best_epoch} of {result.epochs_run}, "
+        f"val_accuracy {history['val_accuracy'][best]:.4f}, {seconds / result.epochs_run:.2f} s/epoch"
+    )
+
+
+if __name__ == "__main__":
+    main()
