@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,9 +64,11 @@ def train(
     val_split: Split,
     checkpoint_path: Path,
     live: Any | None = None,
-    verbose: int | str = "auto",
+    verbose: int | str | None = None,
 ) -> TrainResult:
     """Fit on ``train_split``, watching ``val_split``; keep the best ``val_loss`` weights."""
+    if verbose is None:  # a progress bar on a terminal, one line per epoch in DVC logs
+        verbose = "auto" if sys.stdout.isatty() else 2
     keras.utils.set_random_seed(params["seed"])
     model = build_from_params(params)
     callbacks: list[keras.callbacks.Callback] = [

@@ -1,0 +1,51 @@
+# Set-up and entry points. `make repro` and `make test` are all a fresh machine needs.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA_DIR := /usr/share/datasets/fashion-mnist
+export PATH := $(abspath $(BIN)):$(PATH)
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: setup data repro test test-fast check-params clean-venv
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install only when the pins or the package metadata change.
+$(STAMP): requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+setup: $(STAMP) data
+
+# A data source for the download stage: Debian's package, unless params name a mirror.
+data:
+	@if [ ! -d $(DATA_DIR) ] && ! grep -Eq '^\s*mirror:\s*[^n[:space:]#]' params.yaml; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's dataset-fashion-mnist into $(DATA_DIR)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
+	  else \
+	    echo "warning: no $(DATA_DIR) and no apt as root; the download stage will try the official URLs" >&2; \
+	  fi; \
+	fi
+
+repro: setup
+	$(BIN)/dvc repro
+
+test: setup
+	$(BIN)/python -m pytest -ra
+
+# Unit tests only: no DVC runs, no real-data training.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -ra -m "not slow and not acceptance"
+
+check-params: $(STAMP)
+	$(BIN)/luckybag check-params
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,5 @@
+import sys
+
+from luckybag.cli import main
+
+sys.exit(main())
