@@ -61,6 +61,14 @@ def _hidden_layers(value: Any) -> bool:
     return True
 
 
+def _checksums(value: dict) -> bool:
+    from luckybag.data import FILES
+
+    return set(value) == set(FILES) and all(
+        isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v) for v in value.values()
+    )
+
+
 INT = int
 FLOAT = (int, float)
 
@@ -68,6 +76,12 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "download": {
         "mirror": Field(str, "a directory or http(s) URL holding the four .gz files, or null", nullable=True),
         "timeout": Field(FLOAT, "seconds > 0", _positive),
+        "sha256": Field(
+            dict,
+            "null (the official Fashion-MNIST checksums) or a mapping of the four file names to SHA-256 hex digests",
+            _checksums,
+            nullable=True,
+        ),
     },
     "preprocess": {
         "test_size": Field(FLOAT, "a fraction in (0, 1)", _open01),

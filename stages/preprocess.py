@@ -16,8 +16,8 @@ SAMPLES_PNG = Path("plots/samples.png")
 @main_guard
 def main() -> None:
     params = load_section("preprocess")
-    images, labels = data.load_raw(RAW_DIR, "train", count=60_000)
-    test_images, test_labels = data.load_raw(RAW_DIR, "t10k", count=10_000)
+    images, labels = data.load_raw(RAW_DIR, "train")
+    test_images, test_labels = data.load_raw(RAW_DIR, "t10k")
     train_x, val_x, train_y, val_y = train_test_split(
         images, labels, test_size=params["test_size"], random_state=params["random_state"]
     )

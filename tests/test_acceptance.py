@@ -1,0 +1,61 @@
+"""The whole pipeline on the real Fashion-MNIST with the default params (about 1-2 minutes)."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from luckybag.data import DEBIAN_DIR, FILES
+from tests.conftest import ROOT, make_project, run
+
+pytestmark = [pytest.mark.acceptance, pytest.mark.slow]
+
+
+def real_data_source() -> str | None:
+    mirror = yaml.safe_load((ROOT / "params.yaml").read_text())["download"]["mirror"]
+    if mirror:
+        return mirror
+    if all((DEBIAN_DIR / f"{name}.gz").exists() for name in FILES):
+        return str(DEBIAN_DIR)
+    return None
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if real_data_source() is None:
+        pytest.skip(
+            f"no Fashion-MNIST source: neither {DEBIAN_DIR} (apt-get install dataset-fashion-mnist) "
+            "nor download.mirror in params.yaml; `make test` installs the Debian package"
+        )
+    project = make_project(tmp_path_factory.mktemp("real") / "project")
+    run(["dvc", "repro"], project, timeout=1800)
+    return project
+
+
+def test_baseline_reproduces_the_seed(real_run: Path) -> None:
+    baseline = json.loads((real_run / "metrics/baseline.json").read_text())
+    assert len(baseline["fold_accuracy"]) == 5
+    assert 0.81 <= baseline["mean_accuracy"] <= 0.83  # seed: 0.8196 at max_iter 5
+
+
+def test_dense_model_reaches_the_seeds_accuracy(real_run: Path) -> None:
+    evaluation = json.loads((real_run / "metrics/eval.json").read_text())
+    assert evaluation["val"]["accuracy"] >= 0.875
+    assert evaluation["test"]["accuracy"] >= 0.865
+    train = json.loads((real_run / "metrics/train.json").read_text())
+    assert train["params_count"] == 79_510
+    assert train["best_epoch"] <= train["epochs_run"] <= 20
+
+
+def test_exports_round_trip(real_run: Path) -> None:
+    exported = json.loads((real_run / "metrics/export.json").read_text())
+    assert all(result["ok"] for result in exported.values())
+
+
+def test_committed_metrics_match_a_fresh_run(real_run: Path) -> None:
+    """metrics/ on main must come from `dvc repro` of the committed code and params."""
+    for name in ("baseline.json", "train.json", "eval.json", "export.json"):
+        fresh = json.loads((real_run / "metrics" / name).read_text())
+        committed = json.loads((ROOT / "metrics" / name).read_text())
+        assert fresh == committed, name

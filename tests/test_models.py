@@ -1,0 +1,60 @@
+import keras
+import numpy as np
+import pytest
+
+from luckybag.models import build_dense, make_optimizer, summary_text
+
+SEED_LAYER = [{"units": 100, "activation": "relu"}]
+
+
+def test_seed_model_has_79510_parameters() -> None:
+    # Dense(100) on 784 inputs + Dense(10): 78,500 + 1,010, as the seed's model.summary().
+    assert build_dense(SEED_LAYER, dropout=0.3).count_params() == 79_510
+    assert build_dense([{"units": 100, "activation": "sigmoid"}]).count_params() == 79_510
+
+
+def test_logistic_regression_as_a_network() -> None:
+    assert build_dense([], dropout=0).count_params() == 7_850
+
+
+def test_layers_follow_the_params() -> None:
+    model = build_dense([{"units": 64, "activation": "sigmoid"}, {"units": 32, "activation": "relu"}], dropout=0.2)
+    names = [layer.name for layer in model.layers]
+    assert names == ["scale", "flatten", "hidden1", "dropout1", "hidden2", "dropout2", "output"]
+    assert model.get_layer("hidden1").activation.__name__ == "sigmoid"
+    assert model.get_layer("dropout2").rate == 0.2
+    assert "dropout" not in " ".join(layer.name for layer in build_dense(SEED_LAYER, 0.0).layers)
+
+
+def test_model_takes_raw_pixels_and_outputs_probabilities() -> None:
+    model = build_dense(SEED_LAYER, 0.3)
+    probs = np.asarray(model.predict(np.full((4, 28, 28), 255, dtype=np.uint8), verbose=0))
+    assert probs.shape == (4, 10)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("name", "cls", "lr", "momentum", "nesterov"),
+    [
+        ("sgd", keras.optimizers.SGD, 0.01, 0.0, False),
+        ("momentum", keras.optimizers.SGD, 0.01, 0.9, False),
+        ("nesterov", keras.optimizers.SGD, 0.01, 0.9, True),
+        ("rmsprop", keras.optimizers.RMSprop, 0.001, None, None),
+        ("adagrad", keras.optimizers.Adagrad, 0.001, None, None),
+        ("adam", keras.optimizers.Adam, 0.001, None, None),
+    ],
+)
+def test_optimizers_and_their_defaults(name, cls, lr, momentum, nesterov) -> None:
+    optimizer = make_optimizer(name, None, 0.9)
+    assert type(optimizer) is cls
+    assert float(optimizer.learning_rate) == pytest.approx(lr)
+    if momentum is not None:
+        assert optimizer.momentum == momentum and optimizer.nesterov == nesterov
+
+
+def test_explicit_learning_rate() -> None:
+    assert float(make_optimizer("sgd", 0.1).learning_rate) == pytest.approx(0.1)
+
+
+def test_summary_text_lists_the_parameter_count() -> None:
+    assert "79,510" in summary_text(build_dense(SEED_LAYER, 0.3))

@@ -1,0 +1,90 @@
+"""The real pipeline, run by DVC in a throw-away git repo on tiny generated data."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import run
+
+pytestmark = pytest.mark.slow
+
+EXPECTED_OUTPUTS = [
+    "data/raw/train-images-idx3-ubyte.gz",
+    "data/prepared/train.npz",
+    "plots/samples.png",
+    "metrics/baseline.json",
+    "models/checkpoint.keras",
+    "metrics/train.json",
+    "plots/loss.png",
+    "dvclive/plots/metrics/eval/loss.tsv",
+    "metrics/eval.json",
+    "plots/confusion.png",
+    "models/model.keras",
+    "models/model.weights.h5",
+    "models/labels.json",
+    "metrics/export.json",
+]
+
+
+def stages_ran(output: str) -> list[str]:
+    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
+
+
+def test_repro_then_experiment(tiny_project: Path) -> None:
+    first = run(["dvc", "repro"], tiny_project)
+    assert stages_ran(first.stdout) == ["download", "preprocess", "baseline", "train", "evaluate", "export"]
+    for name in EXPECTED_OUTPUTS:
+        assert (tiny_project / name).exists(), name
+
+    evaluation = json.loads((tiny_project / "metrics/eval.json").read_text())
+    assert {"accuracy", "loss"} <= set(evaluation["val"]) and {"accuracy", "loss"} <= set(evaluation["test"])
+    exported = json.loads((tiny_project / "metrics/export.json").read_text())
+    assert exported["keras"]["ok"] and exported["weights"]["ok"]
+    labels = json.loads((tiny_project / "models/labels.json").read_text())
+    assert labels["0"] == "T-shirt/top" and labels["9"] == "Ankle boot"
+
+    again = run(["dvc", "repro"], tiny_project)
+    assert stages_ran(again.stdout) == []
+    assert "up to date" in again.stdout
+
+    run(["git", "add", "-A"], tiny_project)
+    run(["git", "commit", "-qm", "baseline run"], tiny_project)
+    exp = run(["dvc", "exp", "run", "-n", "sgd-nodrop", "-S", "train.optimizer=sgd", "-S", "train.dropout=0"], tiny_project)
+    # Only what depends on train params re-runs.
+    assert stages_ran(exp.stdout) == ["train", "evaluate", "export"]
+
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], tiny_project).stdout)
+    rows = {}
+    for rev in shown:
+        rows[rev["rev"]] = rev
+        for exp_row in rev.get("experiments") or []:
+            for e in exp_row["revs"]:
+                rows[e["name"]] = e
+    assert "sgd-nodrop" in rows
+    exp_params = rows["sgd-nodrop"]["data"]["params"]["params.yaml"]["data"]["train"]
+    assert exp_params["optimizer"] == "sgd" and exp_params["dropout"] == 0
+    workspace_metrics = rows["workspace"]["data"]["metrics"]
+    assert "metrics/eval.json" in workspace_metrics
+    assert "test" in rows["sgd-nodrop"]["data"]["metrics"]["metrics/eval.json"]["data"]
+
+
+def test_bad_param_fails_the_stage_with_one_line_and_no_output(tiny_project: Path) -> None:
+    params_path = tiny_project / "params.yaml"
+    params = yaml.safe_load(params_path.read_text())
+    params["train"]["dropout"] = 1.5
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    done = run(["python", "stages/train.py"], tiny_project, check=False)
+    assert done.returncode != 0
+    assert done.stderr.strip() == "error: params: 'train.dropout' is 1.5; expected a rate in [0, 1)"
+    assert not (tiny_project / "models").exists() and not (tiny_project / "metrics").exists()
+
+
+def test_missing_data_is_one_line(tiny_project: Path) -> None:
+    done = run(["python", "stages/preprocess.py"], tiny_project, check=False)
+    assert done.returncode != 0
+    assert done.stderr.strip() == (
+        "error: data/raw/train-images-idx3-ubyte.gz: file not found (run the download stage first)"
+    )
+    assert "Traceback" not in done.stderr
