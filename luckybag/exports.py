@@ -63,20 +63,23 @@ def load(kind: str, out_dir: Path) -> Any:
     raise ValueError(f"unknown export kind {kind!r}")
 
 
-def reload_in_fresh_process(kind: str, out_dir: Path, images_path: Path, backend: str) -> tuple[np.ndarray, float]:
-    """Load ``kind`` in a new Python process and return its probabilities on ``images_path`` and load seconds."""
-    probs_path = out_dir / f".reload-{kind}.npy"
+def reload_in_fresh_process(
+    kinds: list[str], out_dir: Path, images_path: Path, backend: str
+) -> dict[str, tuple[np.ndarray, float]]:
+    """Load each export kind in one new Python process (nothing shared with this one);
+    return kind -> (its probabilities on ``images_path``, load seconds)."""
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    cmd = [sys.executable, "-m", "luckybag.exports", kind, str(out_dir), str(images_path), str(probs_path)]
-    try:
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ExportError(f"{out_dir}: reloading the {kind} export failed in a fresh process: {last}")
-        load_seconds = json.loads(done.stdout.strip().splitlines()[-1])["load_seconds"]
-        return np.load(probs_path), load_seconds
-    finally:
-        probs_path.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "luckybag.exports", str(out_dir), str(images_path), *kinds]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise ExportError(f"{out_dir}: reloading the exports in a fresh process failed: {last}")
+    results = {}
+    for kind, load_seconds in json.loads(done.stdout.strip().splitlines()[-1]).items():
+        probs_path = out_dir / f".reload-{kind}.npy"
+        results[kind] = (np.load(probs_path), load_seconds)
+        probs_path.unlink()
+    return results
 
 
 def compare(reference: np.ndarray, probs: np.ndarray, tolerance: float) -> dict[str, Any]:
@@ -90,19 +93,20 @@ def compare(reference: np.ndarray, probs: np.ndarray, tolerance: float) -> dict[
 
 
 def _reload_main() -> None:
-    parser = argparse.ArgumentParser(description="Reload an export and predict (used by the export stage).")
-    parser.add_argument("kind", choices=["keras", "weights"])
+    parser = argparse.ArgumentParser(description="Reload exports and predict (used by the export stage).")
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("images", type=Path)
-    parser.add_argument("probs", type=Path)
+    parser.add_argument("kinds", nargs="+", choices=["keras", "weights"])
     args = parser.parse_args()
-    start = time.perf_counter()
-    model = load(args.kind, args.out_dir)
-    load_seconds = time.perf_counter() - start
     with np.load(args.images) as data:
         images = data["images"]
-    np.save(args.probs, np.asarray(model.predict(images, batch_size=1024, verbose=0)))
-    print(json.dumps({"load_seconds": load_seconds}))
+    load_seconds = {}
+    for kind in args.kinds:
+        start = time.perf_counter()
+        model = load(kind, args.out_dir)
+        load_seconds[kind] = time.perf_counter() - start
+        np.save(args.out_dir / f".reload-{kind}.npy", np.asarray(model.predict(images, batch_size=1024, verbose=0)))
+    print(json.dumps(load_seconds))
 
 
 if __name__ == "__main__":

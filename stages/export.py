@@ -29,8 +29,8 @@ def main() -> None:
     with np.load(PREDICTIONS) as predictions:
         reference = predictions["test"]
     results = {}
-    for kind in ("keras", "weights"):
-        probs, _ = exports.reload_in_fresh_process(kind, EXPORT_DIR, PREPARED_DIR / "test.npz", backend)
+    reloaded = exports.reload_in_fresh_process(["keras", "weights"], EXPORT_DIR, PREPARED_DIR / "test.npz", backend)
+    for kind, (probs, _) in reloaded.items():
         results[kind] = exports.compare(reference, probs, params["tolerance"])
         print(f"export: {kind} reloaded, max |diff| {results[kind]['max_abs_diff']:.2e}, ok={results[kind]['ok']}")
     write_json(METRICS, results)
