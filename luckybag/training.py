@@ -48,12 +48,17 @@ class TrainResult:
         return int(np.argmin(self.history["val_loss"])) + 1
 
 
+def steps_per_execution(params: dict[str, Any]) -> int:
+    """Keras' torch trainer only runs one step per call; the other backends take the param."""
+    return 1 if keras.backend.backend() == "torch" else params["steps_per_execution"]
+
+
 def build_from_params(params: dict[str, Any]) -> keras.Model:
     model = build_dense(params["hidden_layers"], params["dropout"])
     compile_model(
         model,
         make_optimizer(params["optimizer"], params["learning_rate"], params["momentum"]),
-        params["steps_per_execution"],
+        steps_per_execution(params),
     )
     return model
 
