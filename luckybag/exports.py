@@ -1,8 +1,9 @@
-"""Export formats and their round-trip check in a fresh process.
+"""The served model and its export formats, each checked by its own runtime in a fresh process.
 
-The check mirrors the seed's save/restore step: ``load_model`` the whole model,
-and ``load_weights`` into a freshly built model of the same architecture; both
-must predict what the trained model predicts.
+The served model takes raw 28x28 uint8 pixels (scaling inside) and returns calibrated
+probabilities: the trained network with its softmax output split into logits, a
+division by the temperature, and a softmax, all built-in Keras layers so that safe-mode
+loading, TensorFlow SavedModel and ONNX all carry it.
 """
 
 from __future__ import annotations
@@ -14,99 +15,147 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from luckybag import CLASS_NAMES
 from luckybag.errors import LuckybagError
-from luckybag.io import atomic_path, write_json
+from luckybag.io import atomic_dir, atomic_path, write_json
 
-KERAS_FILE = "model.keras"
-WEIGHTS_FILE = "model.weights.h5"
-ARCHITECTURE_FILE = "architecture.json"
-LABELS_FILE = "labels.json"
+FILES = {
+    "keras": "model.keras",
+    "weights": "model.weights.h5",
+    "architecture": "architecture.json",
+    "savedmodel": "savedmodel",
+    "onnx": "model.onnx",
+    "labels": "labels.json",
+}
+# Which runtime reloads which format in the check, and the Keras backend it runs on.
+RUNTIMES = {"keras": "keras (jax)", "weights": "keras (jax)", "savedmodel": "tensorflow", "onnx": "onnxruntime"}
 
 
 class ExportError(LuckybagError):
     """An exported model does not load or does not predict what the trained model predicts."""
 
 
-def save_all(model: Any, out_dir: Path) -> dict[str, Path]:
-    """Write the whole model, its weights, its architecture and the labels into ``out_dir``."""
-    paths = {
-        "keras": out_dir / KERAS_FILE,
-        "weights": out_dir / WEIGHTS_FILE,
-        "architecture": out_dir / ARCHITECTURE_FILE,
-        "labels": out_dir / LABELS_FILE,
-    }
+def build_served(model: Any, temperature: float) -> Any:
+    """pixels (uint8) -> the trained layers -> logits -> / T -> softmax, sharing the trained weights."""
+    import keras
+
+    *body, output = model.layers
+    if not isinstance(output, keras.layers.Dense) or output.activation.__name__ != "softmax":
+        raise ExportError(f"model {model.name!r}: expected a Dense softmax output layer, found {output.name!r}")
+    pixels = keras.Input(shape=(28, 28), dtype="uint8", name="pixels")
+    x = pixels
+    for layer in body:
+        x = layer(x)
+    logits = keras.layers.Dense(output.units, name="logits")
+    x = logits(x)
+    logits.set_weights(output.get_weights())
+    x = keras.layers.Rescaling(1.0 / temperature, name="temperature")(x)
+    probabilities = keras.layers.Softmax(name="probabilities")(x)
+    return keras.Model(pixels, probabilities, name=f"{model.name}_calibrated")
+
+
+def save_all(served: Any, out_dir: Path) -> dict[str, Path]:
+    """Write every format of ``served`` into ``out_dir``, each file whole or not at all."""
+    paths = {kind: out_dir / name for kind, name in FILES.items()}
     with atomic_path(paths["keras"]) as tmp:
-        model.save(tmp)
+        served.save(tmp)
     with atomic_path(paths["weights"], suffix=".weights.h5") as tmp:
-        model.save_weights(tmp)
+        served.save_weights(tmp)
     with atomic_path(paths["architecture"]) as tmp:
-        tmp.write_text(model.to_json(), encoding="utf-8")
+        tmp.write_text(served.to_json(), encoding="utf-8")
+    with atomic_dir(paths["savedmodel"]) as tmp:
+        served.export(str(tmp), format="tf_saved_model", verbose=False)
+    with atomic_path(paths["onnx"]) as tmp:
+        served.export(str(tmp), format="onnx", verbose=False)
     write_json(paths["labels"], {str(i): name for i, name in enumerate(CLASS_NAMES)})
     return paths
 
 
-def load(kind: str, out_dir: Path) -> Any:
-    """Load a model the way a user would: ``load_model`` or architecture + ``load_weights``."""
+# --- loaders, one per runtime; each imports only its own runtime -------------------------
+
+
+def _load_keras(out_dir: Path) -> Callable[[np.ndarray], np.ndarray]:
     import keras
 
-    if kind == "keras":
-        return keras.models.load_model(out_dir / KERAS_FILE)  # safe_mode is on by default
-    if kind == "weights":
-        model = keras.models.model_from_json((out_dir / ARCHITECTURE_FILE).read_text(encoding="utf-8"))
-        model.load_weights(out_dir / WEIGHTS_FILE)
-        return model
-    raise ValueError(f"unknown export kind {kind!r}")
+    model = keras.models.load_model(out_dir / FILES["keras"], compile=False)  # safe_mode on by default
+    return lambda x: np.asarray(model.predict(x, batch_size=1024, verbose=0))
 
 
-def reload_in_fresh_process(
-    kinds: list[str], out_dir: Path, images_path: Path, backend: str
-) -> dict[str, tuple[np.ndarray, float]]:
-    """Load each export kind in one new Python process (nothing shared with this one);
-    return kind -> (its probabilities on ``images_path``, load seconds)."""
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    cmd = [sys.executable, "-m", "luckybag.exports", str(out_dir), str(images_path), *kinds]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ExportError(f"{out_dir}: reloading the exports in a fresh process failed: {last}")
-    results = {}
-    for kind, load_seconds in json.loads(done.stdout.strip().splitlines()[-1]).items():
-        probs_path = out_dir / f".reload-{kind}.npy"
-        results[kind] = (np.load(probs_path), load_seconds)
-        probs_path.unlink()
-    return results
+def _load_weights(out_dir: Path) -> Callable[[np.ndarray], np.ndarray]:
+    import keras
+
+    model = keras.models.model_from_json((out_dir / FILES["architecture"]).read_text(encoding="utf-8"))
+    model.load_weights(out_dir / FILES["weights"])
+    return lambda x: np.asarray(model.predict(x, batch_size=1024, verbose=0))
+
+
+def _load_savedmodel(out_dir: Path) -> Callable[[np.ndarray], np.ndarray]:
+    import tensorflow as tf  # the SavedModel's own runtime, not Keras
+
+    loaded = tf.saved_model.load(str(out_dir / FILES["savedmodel"]))
+    return lambda x: loaded.serve(x).numpy()
+
+
+def _load_onnx(out_dir: Path) -> Callable[[np.ndarray], np.ndarray]:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(out_dir / FILES["onnx"]), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda x: session.run(None, {name: x})[0]
+
+
+LOADERS: dict[str, Callable[[Path], Callable[[np.ndarray], np.ndarray]]] = {
+    "keras": _load_keras,
+    "weights": _load_weights,
+    "savedmodel": _load_savedmodel,
+    "onnx": _load_onnx,
+}
+
+
+def reload_in_fresh_process(kind: str, out_dir: Path, images_path: Path) -> tuple[np.ndarray, float]:
+    """Load ``kind`` in a new Python process with only its runtime; return (probabilities, load seconds)."""
+    probs_path = out_dir.parent / f".reload-{kind}.npy"
+    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    cmd = [sys.executable, "-m", "luckybag.exports", kind, str(out_dir), str(images_path), str(probs_path)]
+    try:
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ExportError(f"{out_dir / FILES[kind]}: reloading with {RUNTIMES[kind]} failed: {last}")
+        load_seconds = json.loads(done.stdout.strip().splitlines()[-1])["load_seconds"]
+        return np.load(probs_path), load_seconds
+    finally:
+        probs_path.unlink(missing_ok=True)
 
 
 def compare(reference: np.ndarray, probs: np.ndarray, tolerance: float) -> dict[str, Any]:
     max_abs = float(np.max(np.abs(reference - probs)))
     same_argmax = bool(np.array_equal(reference.argmax(axis=1), probs.argmax(axis=1)))
     return {
-        "max_abs_diff": max_abs,
+        "max_abs_diff": float(f"{max_abs:.3g}"),
         "same_argmax": same_argmax,
         "ok": bool(max_abs <= tolerance and same_argmax),
     }
 
 
 def _reload_main() -> None:
-    parser = argparse.ArgumentParser(description="Reload exports and predict (used by the export stage).")
+    parser = argparse.ArgumentParser(description="Reload one export and predict (used by the export stage).")
+    parser.add_argument("kind", choices=sorted(LOADERS))
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("images", type=Path)
-    parser.add_argument("kinds", nargs="+", choices=["keras", "weights"])
+    parser.add_argument("probs", type=Path)
     args = parser.parse_args()
     with np.load(args.images) as data:
         images = data["images"]
-    load_seconds = {}
-    for kind in args.kinds:
-        start = time.perf_counter()
-        model = load(kind, args.out_dir)
-        load_seconds[kind] = time.perf_counter() - start
-        np.save(args.out_dir / f".reload-{kind}.npy", np.asarray(model.predict(images, batch_size=1024, verbose=0)))
-    print(json.dumps(load_seconds))
+    start = time.perf_counter()
+    predict = LOADERS[args.kind](args.out_dir)
+    load_seconds = time.perf_counter() - start
+    np.save(args.probs, np.asarray(predict(images), dtype=np.float32))
+    print(json.dumps({"load_seconds": load_seconds}))
 
 
 if __name__ == "__main__":

@@ -43,6 +43,23 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
         raise
 
 
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a path (not yet existing) next to ``path`` for a directory; swap it into place on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    target = staging / path.name  # tools like SavedModel export want to create the directory themselves
+    try:
+        yield target
+        old = staging / ".old"
+        if path.exists():
+            os.replace(path, old)
+        os.replace(target, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def write_text(path: str | os.PathLike[str], text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -1,42 +1,72 @@
-"""Stage export: model.keras, weights, labels; each reloaded in a fresh process and checked."""
+"""Stage export: the served (calibrated, raw-pixel) model as .keras, weights, SavedModel and ONNX.
 
+Each format is reloaded in a fresh process by its own runtime and its test-set
+probabilities are compared with the trained model's; any mismatch fails the stage.
+"""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from luckybag.backend import use_backend
 from luckybag.errors import main_guard
-from luckybag.io import write_json
+from luckybag.io import read_json, write_json, write_text
 from luckybag.params import load_section
 
 PREPARED_DIR = Path("data/prepared")
 CHECKPOINT = Path("models/checkpoint.keras")
 PREDICTIONS = Path("data/predictions.npz")
 EXPORT_DIR = Path("models")
+MODEL_CARD = Path("models/MODEL_CARD.md")
 METRICS = Path("metrics/export.json")
+TIMING = Path("timings/export.json")
+CHECKED = ("keras", "weights", "savedmodel", "onnx")
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
 
 
 @main_guard
 def main() -> None:
     params = load_section("export")
-    backend = load_section("train")["backend"]
-    use_backend(backend)
+    train_params = load_section("train")  # for the model card
+    use_backend("tensorflow")  # SavedModel and ONNX export need it; the .keras file is backend-neutral
     import keras
 
-    from luckybag import exports
+    from luckybag import exports, model_card
 
-    exports.save_all(keras.models.load_model(CHECKPOINT), EXPORT_DIR)
     with np.load(PREDICTIONS) as predictions:
-        reference = predictions["test"]
-    results = {}
-    reloaded = exports.reload_in_fresh_process(["keras", "weights"], EXPORT_DIR, PREPARED_DIR / "test.npz", backend)
-    for kind, (probs, _) in reloaded.items():
-        results[kind] = exports.compare(reference, probs, params["tolerance"])
-        print(f"export: {kind} reloaded, max |diff| {results[kind]['max_abs_diff']:.2e}, ok={results[kind]['ok']}")
+        temperature = float(predictions["temperature"])
+        reference = predictions["test_calibrated"]
+    served = exports.build_served(keras.models.load_model(CHECKPOINT), temperature)
+    start = time.perf_counter()
+    paths = exports.save_all(served, EXPORT_DIR)
+    export_seconds = time.perf_counter() - start
+
+    results, timing = {}, {"export_seconds": export_seconds}
+    with ThreadPoolExecutor(max_workers=2) as pool:  # the reload processes are independent
+        reloaded = dict(zip(CHECKED, pool.map(
+            lambda kind: exports.reload_in_fresh_process(kind, EXPORT_DIR, PREPARED_DIR / "test.npz"), CHECKED
+        )))
+    for kind, (probs, load_seconds) in reloaded.items():
+        results[kind] = {"runtime": exports.RUNTIMES[kind], **exports.compare(reference, probs, params["tolerance"])}
+        timing[kind] = {"load_seconds": load_seconds, "bytes": _size(paths[kind])}
+        print(f"export: {paths[kind]} reloaded by {results[kind]['runtime']}: "
+              f"max |diff| {results[kind]['max_abs_diff']:.1e}, same argmax {results[kind]['same_argmax']}")
     write_json(METRICS, results)
+    write_json(TIMING, timing)
+    write_text(MODEL_CARD, model_card.render(
+        train_params, read_json("metrics/train.json"), read_json("metrics/eval.json"), results
+    ))
     failed = [kind for kind, result in results.items() if not result["ok"]]
     if failed:
-        raise exports.ExportError(f"{EXPORT_DIR}: reloaded {', '.join(failed)} export(s) disagree with the trained model")
+        raise exports.ExportError(
+            f"{EXPORT_DIR}: {', '.join(failed)} export(s) disagree with the trained model by more than "
+            f"export.tolerance={params['tolerance']}"
+        )
 
 
 if __name__ == "__main__":

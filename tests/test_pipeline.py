@@ -24,6 +24,11 @@ EXPECTED_OUTPUTS = [
     "models/model.keras",
     "models/model.weights.h5",
     "models/labels.json",
+    "models/model.onnx",
+    "models/savedmodel/saved_model.pb",
+    "models/MODEL_CARD.md",
+    "plots/reliability.png",
+    "plots/reliability/calibrated.json",
     "metrics/export.json",
 ]
 
@@ -40,8 +45,11 @@ def test_repro_then_experiment(tiny_project: Path) -> None:
 
     evaluation = json.loads((tiny_project / "metrics/eval.json").read_text())
     assert {"accuracy", "loss"} <= set(evaluation["val"]) and {"accuracy", "loss"} <= set(evaluation["test"])
+    assert 0.05 < evaluation["temperature"] < 20
+    assert {"ece", "nll", "brier"} <= set(evaluation["test"]["calibrated"])
     exported = json.loads((tiny_project / "metrics/export.json").read_text())
-    assert exported["keras"]["ok"] and exported["weights"]["ok"]
+    assert set(exported) == {"keras", "weights", "savedmodel", "onnx"}
+    assert all(result["ok"] and result["max_abs_diff"] <= 1e-5 for result in exported.values())
     labels = json.loads((tiny_project / "models/labels.json").read_text())
     assert labels["0"] == "T-shirt/top" and labels["9"] == "Ankle boot"
 
