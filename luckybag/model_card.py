@@ -8,6 +8,15 @@ from luckybag import CLASS_NAMES
 
 
 def _layers(train: dict[str, Any]) -> str:
+    if train["model"] == "cnn":
+        cnn = train["cnn"]
+        norm = " → BatchNorm" if cnn["batch_norm"] else ""
+        convs = " → ".join(
+            f"Conv2D({f}, {cnn['kernel_size']}x{cnn['kernel_size']}){norm} → ReLU → MaxPool({cnn['pool_size']})"
+            for f in cnn["filters"]
+        )
+        return (f"Rescaling(1/255) → {convs} → Flatten → Dense({cnn['dense_units']}, relu) "
+                f"(dropout {train['dropout']}) → Dense(10) → ÷T → softmax")
     hidden = ", ".join(f"Dense({h['units']}, {h['activation']})" for h in train["hidden_layers"]) or "none"
     return f"Rescaling(1/255) → Flatten → {hidden} (dropout {train['dropout']}) → Dense(10) → ÷T → softmax"
 

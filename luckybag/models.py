@@ -27,6 +27,44 @@ def build_dense(hidden_layers: list[dict[str, Any]], dropout: float = 0.0) -> ke
     return model
 
 
+def build_cnn(
+    filters: list[int],
+    kernel_size: int = 3,
+    pool_size: int = 2,
+    dense_units: int = 100,
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+) -> keras.Sequential:
+    """The textbook's next chapter: [Conv2D -> (BatchNorm) -> ReLU -> MaxPool] per filter count,
+    then Flatten -> Dense(dense_units, relu) -> Dropout -> Dense(10, softmax). Same raw-pixel input."""
+    model = keras.Sequential(name="cnn")
+    model.add(keras.Input(shape=(28, 28), name="pixels"))
+    model.add(keras.layers.Rescaling(1.0 / 255, name="scale"))
+    model.add(keras.layers.Reshape((28, 28, 1), name="channel"))
+    for i, count in enumerate(filters, start=1):
+        model.add(keras.layers.Conv2D(count, kernel_size, padding="same", use_bias=not batch_norm, name=f"conv{i}"))
+        if batch_norm:
+            model.add(keras.layers.BatchNormalization(name=f"norm{i}"))
+        model.add(keras.layers.Activation("relu", name=f"relu{i}"))
+        model.add(keras.layers.MaxPooling2D(pool_size, name=f"pool{i}"))
+    model.add(keras.layers.Flatten(name="flatten"))
+    model.add(keras.layers.Dense(dense_units, activation="relu", name="hidden1"))
+    if dropout > 0:
+        model.add(keras.layers.Dropout(dropout, name="dropout1"))
+    model.add(keras.layers.Dense(NUM_CLASSES, activation="softmax", name="output"))
+    return model
+
+
+def build_model(params: dict[str, Any]) -> keras.Sequential:
+    """The network the ``train`` params describe: ``model: dense`` or ``model: cnn``."""
+    if params["model"] == "cnn":
+        cnn = params["cnn"]
+        return build_cnn(
+            cnn["filters"], cnn["kernel_size"], cnn["pool_size"], cnn["dense_units"], params["dropout"], cnn["batch_norm"]
+        )
+    return build_dense(params["hidden_layers"], params["dropout"])
+
+
 def make_optimizer(name: str, learning_rate: float | None = None, momentum: float = 0.9) -> keras.optimizers.Optimizer:
     """The seed's optimizers; ``learning_rate=None`` keeps each one's Keras default."""
     lr = {} if learning_rate is None else {"learning_rate": learning_rate}

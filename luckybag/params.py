@@ -69,6 +69,26 @@ def _checksums(value: dict) -> bool:
     )
 
 
+CNN_KEYS = {"filters", "kernel_size", "pool_size", "dense_units", "batch_norm"}
+
+
+def _positive_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 1
+
+
+def _cnn(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and set(value) == CNN_KEYS
+        and isinstance(value["filters"], list)
+        and 1 <= len(value["filters"]) <= 3  # 28 -> 14 -> 7 -> 3 with 2x2 pooling
+        and all(_positive_int(f) for f in value["filters"])
+        and all(_positive_int(value[k]) for k in ("kernel_size", "pool_size", "dense_units"))
+        and value["pool_size"] <= 4
+        and isinstance(value["batch_norm"], bool)
+    )
+
+
 INT = int
 FLOAT = (int, float)
 
@@ -95,10 +115,17 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "train": {
         "backend": Field(str, f"one of {', '.join(BACKENDS)}", lambda v: v in BACKENDS),
         "seed": Field(INT, "an integer >= 0", _int(0)),
+        "model": Field(str, "one of dense, cnn", lambda v: v in ("dense", "cnn")),
         "hidden_layers": Field(
             list,
             f"a list of {{units: int >= 1, activation: one of {', '.join(ACTIVATIONS)}}}",
             _hidden_layers,
+        ),
+        "cnn": Field(
+            dict,
+            "{filters: list of 1-3 ints >= 1, kernel_size: int >= 1, pool_size: int 1-4, "
+            "dense_units: int >= 1, batch_norm: true/false} (used when model is cnn)",
+            _cnn,
         ),
         "dropout": Field(FLOAT, "a rate in [0, 1)", lambda v: 0.0 <= v < 1.0),
         "optimizer": Field(str, f"one of {', '.join(OPTIMIZERS)}", lambda v: v in OPTIMIZERS),

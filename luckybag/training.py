@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 from luckybag.data import Split
-from luckybag.models import build_dense, compile_model, make_optimizer
+from luckybag.models import build_model, compile_model, make_optimizer
 
 
 class LiveLogger(keras.callbacks.Callback):
@@ -54,7 +54,7 @@ def steps_per_execution(params: dict[str, Any]) -> int:
 
 
 def build_from_params(params: dict[str, Any]) -> keras.Model:
-    model = build_dense(params["hidden_layers"], params["dropout"])
+    model = build_model(params)
     compile_model(
         model,
         make_optimizer(params["optimizer"], params["learning_rate"], params["momentum"]),

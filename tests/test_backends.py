@@ -45,3 +45,20 @@ def test_backend_trains_evaluates_exports_and_repeats_itself(prepared_project: P
     shutil.rmtree(prepared_project / "dvclive")
     run(["python", "stages/train.py"], prepared_project)
     assert (prepared_project / "metrics/train.json").read_bytes() == first  # same seed, same bytes
+
+
+def test_cnn_trains_evaluates_and_exports_every_format(prepared_project: Path) -> None:
+    path = prepared_project / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params["train"].update(backend="tensorflow", model="cnn", epochs=2)
+    params["train"]["cnn"].update(filters=[4, 8], dense_units=16)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    for stage in ("train", "evaluate", "export"):
+        run(["python", f"stages/{stage}.py"], prepared_project)
+    assert json.loads((prepared_project / "metrics/train.json").read_text())["params_count"] == (
+        40 + 296 + 16 * 7 * 7 * 8 + 16 + 170
+    )
+    exported = json.loads((prepared_project / "metrics/export.json").read_text())
+    assert set(exported) == {"keras", "weights", "savedmodel", "onnx"}
+    assert all(result["ok"] for result in exported.values()), exported
+    assert "Conv2D(4" in (prepared_project / "models/MODEL_CARD.md").read_text()

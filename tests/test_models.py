@@ -58,3 +58,23 @@ def test_explicit_learning_rate() -> None:
 
 def test_summary_text_lists_the_parameter_count() -> None:
     assert "79,510" in summary_text(build_dense(SEED_LAYER, 0.3))
+
+
+def test_textbook_cnn_parameter_count() -> None:
+    # conv32 (320) + conv64 (18,496) + Dense(100) on 7x7x64 (313,700) + Dense(10) (1,010).
+    from luckybag.models import build_cnn
+
+    assert build_cnn([32, 64], 3, 2, 100, dropout=0.4).count_params() == 333_526
+
+
+def test_cnn_with_batch_norm_from_params() -> None:
+    from luckybag.models import build_model
+
+    params = {"model": "cnn", "dropout": 0.3, "hidden_layers": [],
+              "cnn": {"filters": [16, 32], "kernel_size": 3, "pool_size": 2, "dense_units": 64, "batch_norm": True}}
+    model = build_model(params)
+    # conv16 no bias (144) + BN (64) + conv32 no bias (4,608) + BN (128) + Dense(64) on 7x7x32 (100,416) + 650
+    assert model.count_params() == 144 + 64 + 4_608 + 128 + 100_416 + 650
+    assert [layer.name for layer in model.layers][:5] == ["scale", "channel", "conv1", "norm1", "relu1"]
+    probs = np.asarray(model.predict(np.zeros((2, 28, 28), dtype=np.uint8), verbose=0))
+    assert probs.shape == (2, 10)
