@@ -7,6 +7,7 @@ import sys
 
 from luckybag.errors import LuckybagError
 from luckybag.params import PARAMS_FILE, read_params, validate
+from luckybag.predict import add_commands
 
 
 def check_params(args: argparse.Namespace) -> int:
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-params", help="validate params.yaml against the schema")
     check.add_argument("params", nargs="?", default=PARAMS_FILE)
     check.set_defaults(func=check_params)
+    add_commands(commands)  # predict, bag
     return parser
 
 

@@ -1,0 +1,70 @@
+"""Interruptions and reruns: killed runs recover, and reruns give byte-identical metrics."""
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import BIN, make_mirror, make_project, run, tiny_params
+
+pytestmark = pytest.mark.slow
+
+METRICS = ("baseline.json", "train.json", "eval.json", "export.json")
+
+
+def long_params(base: Path) -> dict:
+    """Tiny data but enough epochs that training takes a few seconds."""
+    params = tiny_params(base / "mirror", make_mirror(base / "mirror", n_train=2000))
+    params["train"].update(epochs=25, patience=0)
+    return params
+
+
+def metric_bytes(project: Path) -> dict[str, bytes]:
+    return {name: (project / "metrics" / name).read_bytes() for name in METRICS}
+
+
+def wait_for_training(project: Path, proc: subprocess.Popen, min_epochs: int = 3, timeout: float = 300) -> None:
+    loss = project / "dvclive/plots/metrics/train/loss.tsv"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError("dvc repro ended before it could be killed")
+        if loss.exists() and len(loss.read_text().splitlines()) > min_epochs:
+            return
+        time.sleep(0.05)
+    raise AssertionError("training did not start in time")
+
+
+def test_sigkill_during_training_then_rerun_gives_the_uninterrupted_metrics(tmp_path: Path) -> None:
+    params = long_params(tmp_path)
+    reference = make_project(tmp_path / "reference", params)
+    run(["dvc", "repro"], reference)
+
+    project = make_project(tmp_path / "killed", params)
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    proc = subprocess.Popen(["dvc", "repro"], cwd=project, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for_training(project, proc)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # dvc and the stage it runs, with no chance to clean up
+        proc.wait()
+    assert not (project / "metrics/train.json").exists()  # the stage died before writing its metrics
+    leftovers = [p.name for p in (project / "models").iterdir() if p.name.startswith(".")]
+    assert leftovers, "expected the half-written checkpoint under a temporary name"
+    assert not (project / "models/checkpoint.keras").exists()
+
+    rerun = run(["dvc", "repro"], project)
+    assert "Running stage 'train'" in rerun.stdout
+    assert metric_bytes(project) == metric_bytes(reference)
+
+
+def test_repro_force_twice_gives_byte_identical_metrics(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project", tiny_params(tmp_path / "mirror", make_mirror(tmp_path / "mirror")))
+    run(["dvc", "repro"], project)
+    first = metric_bytes(project)
+    run(["dvc", "repro", "--force"], project)
+    assert metric_bytes(project) == first
