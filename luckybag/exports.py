@@ -44,6 +44,8 @@ def build_served(model: Any, temperature: float) -> Any:
     import keras
 
     *body, output = model.layers
+    # Augmentation layers are the identity at inference; leaving them out keeps every format simple.
+    body = [layer for layer in body if not layer.name.startswith("augment_")]
     if not isinstance(output, keras.layers.Dense) or output.activation.__name__ != "softmax":
         raise ExportError(f"model {model.name!r}: expected a Dense softmax output layer, found {output.name!r}")
     pixels = keras.Input(shape=(28, 28), dtype="uint8", name="pixels")

@@ -34,13 +34,21 @@ def build_cnn(
     dense_units: int = 100,
     dropout: float = 0.0,
     batch_norm: bool = False,
+    augment: bool = False,
 ) -> keras.Sequential:
     """The textbook's next chapter: [Conv2D -> (BatchNorm) -> ReLU -> MaxPool] per filter count,
-    then Flatten -> Dense(dense_units, relu) -> Dropout -> Dense(10, softmax). Same raw-pixel input."""
+    then Flatten -> Dense(dense_units, relu) -> Dropout -> Dense(10, softmax). Same raw-pixel input.
+
+    ``augment`` adds random mirror images and shifts of up to 2 pixels while training
+    (a mirrored or shifted garment is still the same garment); they do nothing at inference.
+    """
     model = keras.Sequential(name="cnn")
     model.add(keras.Input(shape=(28, 28), name="pixels"))
     model.add(keras.layers.Rescaling(1.0 / 255, name="scale"))
     model.add(keras.layers.Reshape((28, 28, 1), name="channel"))
+    if augment:
+        model.add(keras.layers.RandomFlip("horizontal", name="augment_flip"))
+        model.add(keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant", name="augment_shift"))
     for i, count in enumerate(filters, start=1):
         model.add(keras.layers.Conv2D(count, kernel_size, padding="same", use_bias=not batch_norm, name=f"conv{i}"))
         if batch_norm:
@@ -60,7 +68,8 @@ def build_model(params: dict[str, Any]) -> keras.Sequential:
     if params["model"] == "cnn":
         cnn = params["cnn"]
         return build_cnn(
-            cnn["filters"], cnn["kernel_size"], cnn["pool_size"], cnn["dense_units"], params["dropout"], cnn["batch_norm"]
+            cnn["filters"], cnn["kernel_size"], cnn["pool_size"], cnn["dense_units"], params["dropout"],
+            cnn["batch_norm"], cnn["augment"],
         )
     return build_dense(params["hidden_layers"], params["dropout"])
 

@@ -69,7 +69,7 @@ def _checksums(value: dict) -> bool:
     )
 
 
-CNN_KEYS = {"filters", "kernel_size", "pool_size", "dense_units", "batch_norm"}
+CNN_KEYS = {"filters", "kernel_size", "pool_size", "dense_units", "batch_norm", "augment"}
 
 
 def _positive_int(v: Any) -> bool:
@@ -86,6 +86,7 @@ def _cnn(value: Any) -> bool:
         and all(_positive_int(value[k]) for k in ("kernel_size", "pool_size", "dense_units"))
         and value["pool_size"] <= 4
         and isinstance(value["batch_norm"], bool)
+        and isinstance(value["augment"], bool)
     )
 
 
@@ -124,7 +125,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "cnn": Field(
             dict,
             "{filters: list of 1-3 ints >= 1, kernel_size: int >= 1, pool_size: int 1-4, "
-            "dense_units: int >= 1, batch_norm: true/false} (used when model is cnn)",
+            "dense_units: int >= 1, batch_norm: true/false, augment: true/false} (used when model is cnn)",
             _cnn,
         ),
         "dropout": Field(FLOAT, "a rate in [0, 1)", lambda v: 0.0 <= v < 1.0),

@@ -51,7 +51,7 @@ def test_cnn_trains_evaluates_and_exports_every_format(prepared_project: Path) -
     path = prepared_project / "params.yaml"
     params = yaml.safe_load(path.read_text())
     params["train"].update(backend="tensorflow", model="cnn", epochs=2)
-    params["train"]["cnn"].update(filters=[4, 8], dense_units=16)
+    params["train"]["cnn"].update(filters=[4, 8], dense_units=16, augment=True)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     for stage in ("train", "evaluate", "export"):
         run(["python", f"stages/{stage}.py"], prepared_project)

@@ -71,10 +71,12 @@ def test_cnn_with_batch_norm_from_params() -> None:
     from luckybag.models import build_model
 
     params = {"model": "cnn", "dropout": 0.3, "hidden_layers": [],
-              "cnn": {"filters": [16, 32], "kernel_size": 3, "pool_size": 2, "dense_units": 64, "batch_norm": True}}
+              "cnn": {"filters": [16, 32], "kernel_size": 3, "pool_size": 2, "dense_units": 64, "batch_norm": True,
+                      "augment": True}}
     model = build_model(params)
     # conv16 no bias (144) + BN (64) + conv32 no bias (4,608) + BN (128) + Dense(64) on 7x7x32 (100,416) + 650
     assert model.count_params() == 144 + 64 + 4_608 + 128 + 100_416 + 650
-    assert [layer.name for layer in model.layers][:5] == ["scale", "channel", "conv1", "norm1", "relu1"]
+    names = [layer.name for layer in model.layers]
+    assert names[:7] == ["scale", "channel", "augment_flip", "augment_shift", "conv1", "norm1", "relu1"]
     probs = np.asarray(model.predict(np.zeros((2, 28, 28), dtype=np.uint8), verbose=0))
     assert probs.shape == (2, 10)
