@@ -96,3 +96,10 @@ def test_missing_data_is_one_line(tiny_project: Path) -> None:
         "error: data/raw/train-images-idx3-ubyte.gz: file not found (run the download stage first)"
     )
     assert "Traceback" not in done.stderr
+
+
+def test_bad_value_through_dvc_exp_run_fails_the_same_way(tiny_project: Path) -> None:
+    done = run(["dvc", "exp", "run", "-S", "train.epochs=0"], tiny_project, check=False)
+    assert done.returncode != 0
+    assert "error: params: 'train.epochs' is 0; expected an integer >= 1" in done.stdout + done.stderr
+    assert not (tiny_project / "metrics").exists()
