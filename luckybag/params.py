@@ -200,11 +200,13 @@ def validate(params: dict[str, Any]) -> list[str]:
 
 
 def load_section(name: str, path: str | Path = PARAMS_FILE) -> dict[str, Any]:
-    """Read and validate one section of params.yaml; raise ParamsError listing every problem."""
+    """Validate the whole of params.yaml, then return one section.
+
+    Every stage checks every section, so a bad value anywhere stops the first stage of
+    `dvc repro` / `dvc exp run` before any heavy work or output, not the stage that uses it.
+    """
     params = read_params(path)
-    if name not in params:
-        raise ParamsError(f"{path}: missing section '{name}'")
-    problems = validate_section(name, params[name])
+    problems = validate(params)
     if problems:
         raise ParamsError("\n".join(problems))
     return dict(params[name])

@@ -69,13 +69,15 @@ def test_unknown_section(defaults: dict) -> None:
 
 
 def test_load_section_raises_listing_all_problems(tmp_path: Path, defaults: dict) -> None:
-    defaults["train"].update(epochs=0, dropout=2)
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(defaults))
-    with pytest.raises(ParamsError) as err:
-        params.load_section("train", path)
-    assert "train.epochs" in str(err.value) and "train.dropout" in str(err.value)
-    assert params.load_section("evaluate", path) == defaults["evaluate"]  # other sections still load
+    assert params.load_section("evaluate", path) == defaults["evaluate"]
+    defaults["train"].update(epochs=0, dropout=2)
+    path.write_text(yaml.safe_dump(defaults))
+    for section in ("train", "download"):  # any stage stops on a bad value anywhere
+        with pytest.raises(ParamsError) as err:
+            params.load_section(section, path)
+        assert "train.epochs" in str(err.value) and "train.dropout" in str(err.value)
 
 
 def test_yaml_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
