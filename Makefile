@@ -8,7 +8,9 @@ DATA_DIR := /usr/share/datasets/fashion-mnist
 export PATH := $(abspath $(BIN)):$(PATH)
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: setup data repro test test-fast check-params clean-venv
+BASE ?= main
+
+.PHONY: setup data repro test test-fast check-params clean-venv grid grid-report report
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
@@ -43,6 +45,17 @@ test: setup
 # Unit tests only: no DVC runs, no real-data training.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -ra -m "not slow and not acceptance"
+
+# The optimizer x dropout grid of grid.yaml as DVC experiments, one at a time; ONLY="a b" runs a subset.
+grid: setup
+	$(BIN)/python -m luckybag.grid --grid grid.yaml --report reports/grid.md $(if $(ONLY),--only $(ONLY))
+
+grid-report: $(STAMP)
+	$(BIN)/python -m luckybag.grid --grid grid.yaml --report reports/grid.md --report-only
+
+# A markdown comparison of the workspace with BASE (params, metrics, plots) for pull requests.
+report: $(STAMP)
+	$(BIN)/python -m luckybag.report --base $(BASE) --out reports/pr.md
 
 check-params: $(STAMP)
 	$(BIN)/luckybag check-params

@@ -1,0 +1,104 @@
+"""The pull-request report (luckybag.report) between two commits of a tiny project, and its workflow."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, make_mirror, make_project, run, tiny_params
+
+pytestmark = pytest.mark.slow
+
+PYTHON = sys.executable
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def row(report: str, first_cell: str) -> list[str]:
+    """The cells of the table row whose first cell is ``first_cell``."""
+    for line in report.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and cells[0] == first_cell:
+            return cells
+    raise AssertionError(f"no row {first_cell} in:\n{report}")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two commits of a reproduced tiny project that differ in train.dropout only (0.3, then 0)."""
+    root = tmp_path_factory.mktemp("report")
+    checksums = make_mirror(root / "mirror")
+    project = make_project(root / "project", tiny_params(root / "mirror", checksums))
+    run(["dvc", "repro"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "dropout 0.3"], project)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["train"]["dropout"] = 0.0
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["dvc", "repro"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "dropout 0"], project)
+    return project
+
+
+def check_report(project: Path, report: str, new_label: str) -> None:
+    assert report.startswith(f"# Pipeline report: {new_label} vs HEAD~1 (")
+    assert "## Params (1 changed)" in report
+    assert row(report, "`train.dropout`")[1:] == ["0.3", "0", "**-0.3**"]
+    val_loss = row(report, "`val.loss`")
+    assert val_loss[3].startswith("**") and float(val_loss[3].strip("*")) == pytest.approx(
+        float(val_loss[2]) - float(val_loss[1]), abs=2e-6
+    )
+    assert row(report, "`params_count`")[1:] == ["79510", "79510", "0"]  # --all: unchanged metrics too
+    assert "Warning" not in report  # the workspace is reproduced
+    for name in ("loss", "confusion"):
+        for side in ("base", "new"):
+            assert f"](pr-assets/{side}-{name}.png)" in report
+            assert (project / f"reports/pr-assets/{side}-{name}.png").read_bytes()[:8] == PNG
+    # Different dropout, different training curves.
+    assets = project / "reports/pr-assets"
+    assert (assets / "base-loss.png").read_bytes() != (assets / "new-loss.png").read_bytes()
+
+
+def test_report_between_two_commits(project: Path) -> None:
+    done = run([PYTHON, "-m", "luckybag.report", "--base", "HEAD~1", "--rev", "HEAD"], project)
+    assert done.stdout.strip() == "report: reports/pr.md"
+    head = run(["git", "rev-parse", "--short=7", "HEAD"], project).stdout.strip()
+    check_report(project, (project / "reports/pr.md").read_text(), f"HEAD ({head})")
+
+
+def test_report_of_the_workspace(project: Path) -> None:
+    run([PYTHON, "-m", "luckybag.report", "--base", "HEAD~1", "--out", "reports/ws.md"], project)
+    check_report(project, (project / "reports/ws.md").read_text(), "workspace")
+
+
+@pytest.mark.parametrize("args", [["--base", "nosuch"], ["--base", "HEAD", "--rev", "nosuch"]])
+def test_unknown_rev_is_one_line(project: Path, args: list[str]) -> None:
+    done = run([PYTHON, "-m", "luckybag.report", *args, "--out", "reports/x.md"], project, check=False)
+    assert done.returncode == 2
+    assert done.stderr == "error: unknown revision 'nosuch' (not a commit in this git repository)\n"
+    assert not (project / "reports/x.md").exists()
+
+
+def test_workflow_reproduces_reports_and_comments() -> None:
+    workflow = yaml.safe_load((ROOT / ".github/workflows/pr-report.yml").read_text())
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` key as True
+    assert "pull_request" in triggers
+    assert workflow["permissions"]["pull-requests"] == "write"
+    (job,) = workflow["jobs"].values()
+    steps = job["steps"]
+    checkout = next(step for step in steps if str(step.get("uses", "")).startswith("actions/checkout"))
+    assert checkout["with"]["fetch-depth"] == 0
+    python = next(step for step in steps if str(step.get("uses", "")).startswith("actions/setup-python"))
+    assert str(python["with"]["python-version"]) == "3.11"
+
+    runs = [step.get("run", "") for step in steps]
+    repro = next(i for i, cmd in enumerate(runs) if cmd.startswith("make repro"))
+    report = next(i for i, cmd in enumerate(runs) if cmd == "make report BASE=origin/${{ github.base_ref }}")
+    comment = next(i for i, cmd in enumerate(runs) if cmd.startswith("gh pr comment"))
+    assert repro < report < comment
+    assert "--body-file reports/pr.md" in runs[comment]
+    assert "${{ github.event.pull_request.number }}" in runs[comment]
+    assert "GH_TOKEN" in steps[comment]["env"]
