@@ -74,8 +74,19 @@ def build_model(params: dict[str, Any]) -> keras.Sequential:
     return build_dense(params["hidden_layers"], params["dropout"])
 
 
-def make_optimizer(name: str, learning_rate: float | None = None, momentum: float = 0.9) -> keras.optimizers.Optimizer:
-    """The seed's optimizers; ``learning_rate=None`` keeps each one's Keras default."""
+DEFAULT_LEARNING_RATE = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01}  # the others: 0.001
+
+
+def make_optimizer(
+    name: str, learning_rate: float | None = None, momentum: float = 0.9, decay_steps: int | None = None
+) -> keras.optimizers.Optimizer:
+    """The seed's optimizers; ``learning_rate=None`` keeps each one's Keras default.
+
+    ``decay_steps`` turns the learning rate into a cosine decay to 0 over that many steps.
+    """
+    if decay_steps:
+        start = learning_rate if learning_rate is not None else DEFAULT_LEARNING_RATE.get(name, 0.001)
+        learning_rate = keras.optimizers.schedules.CosineDecay(start, decay_steps)
     lr = {} if learning_rate is None else {"learning_rate": learning_rate}
     factories = {
         "sgd": lambda: keras.optimizers.SGD(**lr),

@@ -131,6 +131,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "dropout": Field(FLOAT, "a rate in [0, 1)", lambda v: 0.0 <= v < 1.0),
         "optimizer": Field(str, f"one of {', '.join(OPTIMIZERS)}", lambda v: v in OPTIMIZERS),
         "learning_rate": Field(FLOAT, "a number > 0, or null for the optimizer's default", _positive, nullable=True),
+        "lr_schedule": Field(str, "one of constant, cosine (decay to 0 over the epochs)", lambda v: v in ("constant", "cosine")),
         "momentum": Field(FLOAT, "a number in [0, 1) (used by momentum and nesterov)", lambda v: 0.0 <= v < 1.0),
         "epochs": Field(INT, "an integer >= 1", _int(1)),
         "batch_size": Field(INT, "an integer >= 1", _int(1)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,11 +54,13 @@ def steps_per_execution(params: dict[str, Any]) -> int:
     return 1 if keras.backend.backend() == "torch" else params["steps_per_execution"]
 
 
-def build_from_params(params: dict[str, Any]) -> keras.Model:
+def build_from_params(params: dict[str, Any], train_size: int) -> keras.Model:
     model = build_model(params)
+    steps = params["epochs"] * math.ceil(train_size / params["batch_size"])
+    decay_steps = steps if params["lr_schedule"] == "cosine" else None
     compile_model(
         model,
-        make_optimizer(params["optimizer"], params["learning_rate"], params["momentum"]),
+        make_optimizer(params["optimizer"], params["learning_rate"], params["momentum"], decay_steps),
         steps_per_execution(params),
     )
     return model
@@ -75,7 +78,7 @@ def train(
     if verbose is None:  # a progress bar on a terminal, one line per epoch in DVC logs
         verbose = "auto" if sys.stdout.isatty() else 2
     keras.utils.set_random_seed(params["seed"])
-    model = build_from_params(params)
+    model = build_from_params(params, len(train_split))
     callbacks: list[keras.callbacks.Callback] = [
         keras.callbacks.ModelCheckpoint(str(checkpoint_path), monitor="val_loss", save_best_only=True),
     ]

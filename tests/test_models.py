@@ -80,3 +80,11 @@ def test_cnn_with_batch_norm_from_params() -> None:
     assert names[:7] == ["scale", "channel", "augment_flip", "augment_shift", "conv1", "norm1", "relu1"]
     probs = np.asarray(model.predict(np.zeros((2, 28, 28), dtype=np.uint8), verbose=0))
     assert probs.shape == (2, 10)
+
+
+def test_cosine_schedule_starts_at_the_learning_rate_and_ends_at_zero() -> None:
+    optimizer = make_optimizer("sgd", None, 0.9, decay_steps=100)
+    schedule = optimizer.learning_rate if callable(optimizer.learning_rate) else optimizer._learning_rate
+    assert float(schedule(0)) == pytest.approx(0.01)
+    assert float(schedule(50)) == pytest.approx(0.005, rel=1e-4)
+    assert float(schedule(100)) == pytest.approx(0.0, abs=1e-9)
