@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from luckybag.errors import LuckybagError
-from luckybag.io import atomic_path
+from luckybag.io import atomic_path, save_npz
 
 FILES: dict[str, str] = {
     # name -> SHA-256 of the *decompressed* IDX file (Debian recompresses the .gz)
@@ -208,9 +208,7 @@ class Split:
 
 
 def save_split(path: Path, split: Split) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, images=split.images, labels=split.labels)
+    save_npz(path, images=split.images, labels=split.labels)
 
 
 def load_split(path: Path) -> Split:

@@ -7,7 +7,7 @@ import numpy as np
 from luckybag import calibration, data
 from luckybag.backend import use_backend
 from luckybag.errors import main_guard
-from luckybag.io import atomic_path, write_json
+from luckybag.io import save_npz, write_json
 from luckybag.params import load_section
 
 PREPARED_DIR = Path("data/prepared")
@@ -56,8 +56,7 @@ def main() -> None:
     results["temperature"] = round(temperature, 6)
 
     test = splits["test"]
-    with atomic_path(PREDICTIONS) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, temperature=temperature, test=probs["test"], test_calibrated=calibrated["test"])
+    save_npz(PREDICTIONS, temperature=np.array(temperature), test=probs["test"], test_calibrated=calibrated["test"])
     write_json(METRICS, results)
     write_json(PER_CLASS, {name: metrics.per_class(split.labels, probs[name]) for name, split in splits.items()})
     write_json(CONFUSION_DATA, metrics.confusion_rows(test.labels, probs["test"]))

@@ -140,3 +140,10 @@ def test_corrupt_gzip_in_mirror_is_reported(tmp_path: Path) -> None:
 def test_default_sources_order() -> None:
     assert data.default_sources("/m") == ["/m", str(data.DEBIAN_DIR), data.OFFICIAL_URL]
     assert data.default_sources(None) == [str(data.DEBIAN_DIR), data.OFFICIAL_URL]
+
+
+def test_prepared_split_files_are_byte_identical(tmp_path: Path) -> None:
+    split = data.Split(np.arange(784, dtype=np.uint8).reshape(1, 28, 28), np.array([3], dtype=np.uint8))
+    data.save_split(tmp_path / "a.npz", split)
+    data.save_split(tmp_path / "b.npz", split)
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
