@@ -70,7 +70,7 @@ def save_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
         for name, array in arrays.items():
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             with archive.open(info, "w") as fh:
-                np.lib.format.write_array(fh, np.ascontiguousarray(array), allow_pickle=False)
+                np.lib.format.write_array(fh, np.asarray(array), allow_pickle=False)
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:

@@ -147,3 +147,12 @@ def test_prepared_split_files_are_byte_identical(tmp_path: Path) -> None:
     data.save_split(tmp_path / "a.npz", split)
     data.save_split(tmp_path / "b.npz", split)
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+
+
+def test_save_npz_keeps_scalars_and_shapes(tmp_path: Path) -> None:
+    from luckybag.io import save_npz
+
+    save_npz(tmp_path / "p.npz", temperature=np.array(1.5), probs=np.ones((2, 10)))
+    with np.load(tmp_path / "p.npz") as loaded:
+        assert loaded["temperature"].shape == () and float(loaded["temperature"]) == 1.5
+        assert loaded["probs"].shape == (2, 10)
