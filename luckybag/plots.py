@@ -71,13 +71,14 @@ def reliability_diagram(before: list[dict], after: list[dict], temperature: floa
     """Accuracy vs confidence per bin, before and after temperature scaling; the diagonal is perfect."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharey=True)
     for ax, bins, title in ((axes[0], before, "uncalibrated"), (axes[1], after, f"temperature T = {temperature:.3f}")):
-        lower = np.array([b["lower"] for b in bins])
         width = bins[0]["upper"] - bins[0]["lower"]
-        accuracy = np.array([b["accuracy"] for b in bins])
-        confidence = np.array([b["confidence"] if b["count"] else b["lower"] + width / 2 for b in bins])
+        filled = [b for b in bins if b["count"]]
+        lower = np.array([b["lower"] for b in filled])
+        accuracy = np.array([b["accuracy"] for b in filled])
+        confidence = np.array([b["confidence"] for b in filled])
         ax.bar(lower, accuracy, width=width, align="edge", edgecolor="black", alpha=0.7, label="accuracy")
         ax.bar(lower, confidence - accuracy, bottom=accuracy, width=width, align="edge",
-               color="red", alpha=0.25, label="gap to confidence")
+               fill=False, edgecolor="red", hatch="//", linewidth=0.5, label="gap to mean confidence")
         ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfectly calibrated")
         ax.set(xlabel="confidence", title=f"Test set, {title}", xlim=(0, 1), ylim=(0, 1))
         ax.legend(loc="upper left")
