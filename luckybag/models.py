@@ -35,8 +35,9 @@ def build_cnn(
     dropout: float = 0.0,
     batch_norm: bool = False,
     augment: bool = False,
+    convs_per_block: int = 1,
 ) -> keras.Sequential:
-    """The textbook's next chapter: [Conv2D -> (BatchNorm) -> ReLU -> MaxPool] per filter count,
+    """The textbook's next chapter: [(Conv2D -> (BatchNorm) -> ReLU) x convs_per_block -> MaxPool] per filter count,
     then Flatten -> Dense(dense_units, relu) -> Dropout -> Dense(10, softmax). Same raw-pixel input.
 
     ``augment`` adds random mirror images and shifts of up to 2 pixels while training
@@ -50,10 +51,12 @@ def build_cnn(
         model.add(keras.layers.RandomFlip("horizontal", name="augment_flip"))
         model.add(keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant", name="augment_shift"))
     for i, count in enumerate(filters, start=1):
-        model.add(keras.layers.Conv2D(count, kernel_size, padding="same", use_bias=not batch_norm, name=f"conv{i}"))
-        if batch_norm:
-            model.add(keras.layers.BatchNormalization(name=f"norm{i}"))
-        model.add(keras.layers.Activation("relu", name=f"relu{i}"))
+        for j in range(1, convs_per_block + 1):
+            suffix = f"{i}" if convs_per_block == 1 else f"{i}_{j}"
+            model.add(keras.layers.Conv2D(count, kernel_size, padding="same", use_bias=not batch_norm, name=f"conv{suffix}"))
+            if batch_norm:
+                model.add(keras.layers.BatchNormalization(name=f"norm{suffix}"))
+            model.add(keras.layers.Activation("relu", name=f"relu{suffix}"))
         model.add(keras.layers.MaxPooling2D(pool_size, name=f"pool{i}"))
     model.add(keras.layers.Flatten(name="flatten"))
     model.add(keras.layers.Dense(dense_units, activation="relu", name="hidden1"))
@@ -69,7 +72,7 @@ def build_model(params: dict[str, Any]) -> keras.Sequential:
         cnn = params["cnn"]
         return build_cnn(
             cnn["filters"], cnn["kernel_size"], cnn["pool_size"], cnn["dense_units"], params["dropout"],
-            cnn["batch_norm"], cnn["augment"],
+            cnn["batch_norm"], cnn["augment"], cnn["convs_per_block"],
         )
     return build_dense(params["hidden_layers"], params["dropout"])
 

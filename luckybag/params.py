@@ -69,7 +69,7 @@ def _checksums(value: dict) -> bool:
     )
 
 
-CNN_KEYS = {"filters", "kernel_size", "pool_size", "dense_units", "batch_norm", "augment"}
+CNN_KEYS = {"filters", "convs_per_block", "kernel_size", "pool_size", "dense_units", "batch_norm", "augment"}
 
 
 def _positive_int(v: Any) -> bool:
@@ -83,7 +83,7 @@ def _cnn(value: Any) -> bool:
         and isinstance(value["filters"], list)
         and 1 <= len(value["filters"]) <= 3  # 28 -> 14 -> 7 -> 3 with 2x2 pooling
         and all(_positive_int(f) for f in value["filters"])
-        and all(_positive_int(value[k]) for k in ("kernel_size", "pool_size", "dense_units"))
+        and all(_positive_int(value[k]) for k in ("convs_per_block", "kernel_size", "pool_size", "dense_units"))
         and value["pool_size"] <= 4
         and isinstance(value["batch_norm"], bool)
         and isinstance(value["augment"], bool)
@@ -124,7 +124,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         ),
         "cnn": Field(
             dict,
-            "{filters: list of 1-3 ints >= 1, kernel_size: int >= 1, pool_size: int 1-4, "
+            "{filters: list of 1-3 ints >= 1, convs_per_block: int >= 1, kernel_size: int >= 1, pool_size: int 1-4, "
             "dense_units: int >= 1, batch_norm: true/false, augment: true/false} (used when model is cnn)",
             _cnn,
         ),

@@ -71,7 +71,7 @@ def test_cnn_with_batch_norm_from_params() -> None:
     from luckybag.models import build_model
 
     params = {"model": "cnn", "dropout": 0.3, "hidden_layers": [],
-              "cnn": {"filters": [16, 32], "kernel_size": 3, "pool_size": 2, "dense_units": 64, "batch_norm": True,
+              "cnn": {"filters": [16, 32], "convs_per_block": 1, "kernel_size": 3, "pool_size": 2, "dense_units": 64, "batch_norm": True,
                       "augment": True}}
     model = build_model(params)
     # conv16 no bias (144) + BN (64) + conv32 no bias (4,608) + BN (128) + Dense(64) on 7x7x32 (100,416) + 650
@@ -88,3 +88,12 @@ def test_cosine_schedule_starts_at_the_learning_rate_and_ends_at_zero() -> None:
     assert float(schedule(0)) == pytest.approx(0.01)
     assert float(schedule(50)) == pytest.approx(0.005, rel=1e-4)
     assert float(schedule(100)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_cnn_with_two_convolutions_per_block() -> None:
+    from luckybag.models import build_cnn
+
+    model = build_cnn([16, 32], 3, 2, 100, dropout=0.4, convs_per_block=2)
+    # 160 + 2,320 | 4,640 + 9,248 | Dense(100) on 7x7x32: 156,900 | 1,010
+    assert model.count_params() == 160 + 2_320 + 4_640 + 9_248 + 156_900 + 1_010
+    assert [layer.name for layer in model.layers if "conv" in layer.name] == ["conv1_1", "conv1_2", "conv2_1", "conv2_2"]
