@@ -135,6 +135,7 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "momentum": Field(FLOAT, "a number in [0, 1) (used by momentum and nesterov)", lambda v: 0.0 <= v < 1.0),
         "epochs": Field(INT, "an integer >= 1", _int(1)),
         "batch_size": Field(INT, "an integer >= 1", _int(1)),
+        "monitor": Field(str, "one of val_loss, val_accuracy", lambda v: v in ("val_loss", "val_accuracy")),
         "patience": Field(INT, "an integer >= 0 (0 disables early stopping)", _int(0)),
         "steps_per_execution": Field(INT, "an integer >= 1", _int(1)),
     },

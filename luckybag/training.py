@@ -42,11 +42,15 @@ class TrainResult:
     history: dict[str, list[float]]
     epochs_run: int
     stopped_early: bool
+    monitor: str = "val_loss"
 
     @property
     def best_epoch(self) -> int:
-        """1-based epoch with the lowest validation loss: the one the checkpoint holds."""
-        return int(np.argmin(self.history["val_loss"])) + 1
+        """1-based epoch with the best monitored value: the one the checkpoint holds
+        (the first of equal values, as Keras' checkpoint only saves on improvement)."""
+        values = np.asarray(self.history[self.monitor])
+        best = np.argmax(values) if self.monitor == "val_accuracy" else np.argmin(values)
+        return int(best) + 1
 
 
 def steps_per_execution(params: dict[str, Any]) -> int:
@@ -74,17 +78,17 @@ def train(
     live: Any | None = None,
     verbose: int | str | None = None,
 ) -> TrainResult:
-    """Fit on ``train_split``, watching ``val_split``; keep the best ``val_loss`` weights."""
+    """Fit on ``train_split``, watching ``val_split``; keep the weights of the best ``monitor`` epoch."""
     if verbose is None:  # a progress bar on a terminal, one line per epoch in DVC logs
         verbose = "auto" if sys.stdout.isatty() else 2
     keras.utils.set_random_seed(params["seed"])
     model = build_from_params(params, len(train_split))
     callbacks: list[keras.callbacks.Callback] = [
-        keras.callbacks.ModelCheckpoint(str(checkpoint_path), monitor="val_loss", save_best_only=True),
+        keras.callbacks.ModelCheckpoint(str(checkpoint_path), monitor=params["monitor"], save_best_only=True),
     ]
     if params["patience"] > 0:
         callbacks.append(
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=params["patience"], restore_best_weights=True)
+            keras.callbacks.EarlyStopping(monitor=params["monitor"], patience=params["patience"], restore_best_weights=True)
         )
     if live is not None:
         callbacks.append(LiveLogger(live))
@@ -103,4 +107,5 @@ def train(
         history={k: [float(v) for v in vals] for k, vals in history.items()},
         epochs_run=epochs_run,
         stopped_early=epochs_run < params["epochs"],
+        monitor=params["monitor"],
     )

@@ -49,3 +49,13 @@ def test_early_stopping_stops(tmp_path: Path, train_params: dict) -> None:
     train_params.update(optimizer="sgd", learning_rate=5.0, epochs=10, patience=1)
     result = train(train_params, tiny_split(200, 0), tiny_split(50, 1), tmp_path / "c.keras", verbose=0)
     assert result.stopped_early and result.epochs_run < 10
+
+
+def test_monitor_val_accuracy_keeps_the_most_accurate_epoch(tmp_path: Path, train_params: dict) -> None:
+    train_params.update(monitor="val_accuracy", patience=0, epochs=4)
+    checkpoint = tmp_path / "best.keras"
+    val = tiny_split(100, 1)
+    result = train(train_params, tiny_split(400, 0), val, checkpoint, verbose=0)
+    assert result.best_epoch == int(np.argmax(result.history["val_accuracy"])) + 1
+    _, accuracy = keras.models.load_model(checkpoint).evaluate(val.images, val.labels, verbose=0)
+    assert accuracy == pytest.approx(max(result.history["val_accuracy"]), abs=1e-6)
