@@ -6,7 +6,7 @@ the same number of epochs, without early stopping: seconds per epoch, ratio, val
 Then the whole thing: a cold `dvc repro` of HEAD with default params against the seed's steps
 (load, 5-fold CV with max_iter 5, the MLP with early stopping) run as plain Python.
 
-Usage: python benchmarks/train_speed.py [--epochs 5] [--skip-pipeline]
+Usage: python benchmarks/train_speed.py [--epochs 20] [--skip-pipeline]
 Needs the Fashion-MNIST files in /usr/share/datasets/fashion-mnist (make data).
 """
 
@@ -69,7 +69,7 @@ def timed(cmd: list[str], cwd: Path) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--skip-pipeline", action="store_true")
     args = parser.parse_args()
 
