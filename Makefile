@@ -27,7 +27,8 @@ setup: $(STAMP) data
 
 # A data source for the download stage: Debian's package, unless params name a mirror.
 data:
-	@if [ ! -d $(DATA_DIR) ] && ! grep -Eq '^\s*mirror:\s*[^n[:space:]#]' params.yaml; then \
+	@mirror=$$(sed -nE 's/^[[:space:]]*mirror:[[:space:]]*([^#[:space:]]*).*/\1/p' params.yaml); \
+	if [ ! -d $(DATA_DIR) ] && { [ -z "$$mirror" ] || [ "$$mirror" = null ] || [ "$$mirror" = "~" ]; }; then \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	    echo "Installing Debian's dataset-fashion-mnist into $(DATA_DIR)"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \

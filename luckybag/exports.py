@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -120,18 +121,20 @@ LOADERS: dict[str, Callable[[Path], Callable[[np.ndarray], np.ndarray]]] = {
 
 def reload_in_fresh_process(kind: str, out_dir: Path, images_path: Path) -> tuple[np.ndarray, float]:
     """Load ``kind`` in a new Python process with only its runtime; return (probabilities, load seconds)."""
-    probs_path = out_dir.parent / f".reload-{kind}.npy"
     env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    cmd = [sys.executable, "-m", "luckybag.exports", kind, str(out_dir), str(images_path), str(probs_path)]
-    try:
+    where = f"{out_dir / FILES[kind]}: reloading with {RUNTIMES[kind]}"
+    with tempfile.TemporaryDirectory(prefix="luckybag-reload-") as tmp:
+        probs_path = Path(tmp) / "probs.npy"
+        cmd = [sys.executable, "-m", "luckybag.exports", kind, str(out_dir), str(images_path), str(probs_path)]
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise ExportError(f"{out_dir / FILES[kind]}: reloading with {RUNTIMES[kind]} failed: {last}")
-        load_seconds = json.loads(done.stdout.strip().splitlines()[-1])["load_seconds"]
-        return np.load(probs_path), load_seconds
-    finally:
-        probs_path.unlink(missing_ok=True)
+            raise ExportError(f"{where} failed: {last}")
+        try:
+            load_seconds = float(json.loads(done.stdout.strip().splitlines()[-1])["load_seconds"])
+            return np.load(probs_path), load_seconds
+        except (IndexError, KeyError, ValueError, OSError) as err:
+            raise ExportError(f"{where} gave no usable result ({type(err).__name__}: {err})") from None
 
 
 def compare(reference: np.ndarray, probs: np.ndarray, tolerance: float) -> dict[str, Any]:

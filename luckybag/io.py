@@ -34,15 +34,9 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp's 0600 would surprise other readers
     try:
         yield tmp_path
-        if tmp_path.is_dir():
-            if path.exists():
-                shutil.rmtree(path)
         os.replace(tmp_path, path)
     except BaseException:
-        if tmp_path.is_dir():
-            shutil.rmtree(tmp_path, ignore_errors=True)
-        else:
-            tmp_path.unlink(missing_ok=True)
+        tmp_path.unlink(missing_ok=True)
         raise
 
 
@@ -55,10 +49,17 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = staging / path.name  # tools like SavedModel export want to create the directory themselves
     try:
         yield target
+        if not target.is_dir():
+            raise OSError(f"{path}: nothing was written")
         old = staging / ".old"
         if path.exists():
             os.replace(path, old)
-        os.replace(target, path)
+        try:
+            os.replace(target, path)
+        except OSError:
+            if old.exists():
+                os.replace(old, path)  # put the previous version back
+            raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import keras
+
+from luckybag.errors import LuckybagError
 
 NUM_CLASSES = 10
 
@@ -115,3 +118,13 @@ def summary_text(model: keras.Model) -> str:
     lines: list[str] = []
     model.summary(print_fn=lambda line, **_: lines.append(line), line_length=80)
     return "\n".join(lines) + "\n"
+
+
+def load_checkpoint(path: Path) -> keras.Model:
+    """The train stage's best model; a one-line error if it is missing or unreadable."""
+    if not Path(path).is_file():
+        raise LuckybagError(f"{path}: file not found (run the train stage first)")
+    try:
+        return keras.models.load_model(path)
+    except Exception as err:  # noqa: BLE001 - any loader failure means the file is not a usable model
+        raise LuckybagError(f"{path}: not a loadable Keras model ({type(err).__name__}); re-run the train stage") from None

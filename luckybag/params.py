@@ -81,10 +81,10 @@ def _cnn(value: Any) -> bool:
         isinstance(value, dict)
         and set(value) == CNN_KEYS
         and isinstance(value["filters"], list)
-        and 1 <= len(value["filters"]) <= 3  # 28 -> 14 -> 7 -> 3 with 2x2 pooling
+        and len(value["filters"]) >= 1
         and all(_positive_int(f) for f in value["filters"])
         and all(_positive_int(value[k]) for k in ("convs_per_block", "kernel_size", "pool_size", "dense_units"))
-        and value["pool_size"] <= 4
+        and 28 // value["pool_size"] ** len(value["filters"]) >= 1  # each pooling must leave a pixel
         and isinstance(value["batch_norm"], bool)
         and isinstance(value["augment"], bool)
     )
@@ -124,7 +124,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
         ),
         "cnn": Field(
             dict,
-            "{filters: list of 1-3 ints >= 1, convs_per_block: int >= 1, kernel_size: int >= 1, pool_size: int 1-4, "
+            "{filters: list of ints >= 1, convs_per_block: int >= 1, kernel_size: int >= 1, pool_size: int >= 1 "
+            "with 28 // pool_size**len(filters) >= 1, "
             "dense_units: int >= 1, batch_norm: true/false, augment: true/false} (used when model is cnn)",
             _cnn,
         ),

@@ -15,10 +15,12 @@ from luckybag.io import atomic_path  # noqa: E402
 
 
 def _save(fig: plt.Figure, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        # Fixed metadata keeps the PNG bytes identical from run to run.
-        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            # Fixed metadata keeps the PNG bytes identical from run to run.
+            fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+    finally:
+        plt.close(fig)
 
 
 def samples(images: np.ndarray, labels: np.ndarray, path: Path, count: int = 10) -> None:

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from luckybag.data import Split
+from luckybag.errors import LuckybagError
 from luckybag.models import build_model, compile_model, make_optimizer
 
 
@@ -102,6 +103,11 @@ def train(
         verbose=verbose,
     ).history
     epochs_run = len(history["loss"])
+    if not np.isfinite(history[params["monitor"]]).any():
+        raise LuckybagError(
+            f"train: {params['monitor']} was not finite in any epoch (training diverged); "
+            f"try a smaller train.learning_rate (now {params['learning_rate']})"
+        )
     return TrainResult(
         model=model,
         history={k: [float(v) for v in vals] for k, vals in history.items()},

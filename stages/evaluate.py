@@ -37,11 +37,10 @@ def split_metrics(labels: np.ndarray, probs: np.ndarray, calibrated: np.ndarray,
 def main() -> None:
     params = load_section("evaluate")
     use_backend(load_section("train")["backend"])  # the backend the model was trained on
-    import keras
-
     from luckybag import metrics, plots
+    from luckybag.models import load_checkpoint
 
-    model = keras.models.load_model(CHECKPOINT)
+    model = load_checkpoint(CHECKPOINT)
     splits = {name: data.load_split(PREPARED_DIR / f"{name}.npz") for name in ("val", "test")}
     probs = {
         name: np.asarray(model.predict(split.images, batch_size=params["batch_size"], verbose=0), dtype=np.float64)

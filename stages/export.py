@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from luckybag.backend import use_backend
+from luckybag.data import DataError
 from luckybag.errors import main_guard
 from luckybag.io import read_json, write_json, write_text
 from luckybag.params import load_section
@@ -32,16 +33,18 @@ def _size(path: Path) -> int:
 @main_guard
 def main() -> None:
     params = load_section("export")
-    train_params = load_section("train")  # for the model card
+    card_params = {name: load_section(name) for name in ("train", "preprocess", "download", "evaluate")}
     use_backend("tensorflow")  # SavedModel and ONNX export need it; the .keras file is backend-neutral
-    import keras
-
     from luckybag import exports, model_card
+    from luckybag.models import load_checkpoint
 
-    with np.load(PREDICTIONS) as predictions:
-        temperature = float(predictions["temperature"])
-        reference = predictions["test_calibrated"]
-    served = exports.build_served(keras.models.load_model(CHECKPOINT), temperature)
+    try:
+        with np.load(PREDICTIONS) as predictions:
+            temperature = float(predictions["temperature"])
+            reference = predictions["test_calibrated"]
+    except (OSError, KeyError, ValueError) as err:
+        raise DataError(f"{PREDICTIONS}: not the evaluate stage's predictions ({err}); re-run evaluate") from None
+    served = exports.build_served(load_checkpoint(CHECKPOINT), temperature)
     start = time.perf_counter()
     paths = exports.save_all(served, EXPORT_DIR)
     export_seconds = time.perf_counter() - start
@@ -59,7 +62,7 @@ def main() -> None:
     write_json(METRICS, results)
     write_json(TIMING, timing)
     write_text(MODEL_CARD, model_card.render(
-        train_params, read_json("metrics/train.json"), read_json("metrics/eval.json"), results
+        card_params, read_json("metrics/train.json"), read_json("metrics/eval.json"), results
     ))
     failed = [kind for kind, result in results.items() if not result["ok"]]
     if failed:

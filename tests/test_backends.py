@@ -61,4 +61,6 @@ def test_cnn_trains_evaluates_and_exports_every_format(prepared_project: Path) -
     exported = json.loads((prepared_project / "metrics/export.json").read_text())
     assert set(exported) == {"keras", "weights", "savedmodel", "onnx"}
     assert all(result["ok"] for result in exported.values()), exported
-    assert "Conv2D(4" in (prepared_project / "models/MODEL_CARD.md").read_text()
+    card = (prepared_project / "models/MODEL_CARD.md").read_text()
+    assert "(training only: random mirror, 2-pixel shift) → [Conv2D(4, 3x3) → ReLU] → MaxPool(2) → [Conv2D(8" in card
+    assert "early stopping with patience 1 on val_loss" in card

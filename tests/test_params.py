@@ -100,3 +100,11 @@ def test_check_params_cli(tmp_path: Path, defaults: dict, capsys: pytest.Capture
     path.write_text(yaml.safe_dump(defaults))
     assert cli.main(["check-params", str(path)]) == 2
     assert "'train.optimizer' is 'adamx'" in capsys.readouterr().err
+
+
+def test_cnn_whose_pooling_leaves_no_pixels_is_rejected(defaults: dict) -> None:
+    defaults["train"]["cnn"].update(filters=[8, 8, 8], pool_size=4)  # 28 -> 7 -> 1 -> 0
+    (problem,) = params.validate(defaults)
+    assert "'train.cnn'" in problem and "28 // pool_size**len(filters) >= 1" in problem
+    defaults["train"]["cnn"].update(filters=[8, 8, 8], pool_size=3)  # 28 -> 9 -> 3 -> 1
+    assert params.validate(defaults) == []

@@ -54,7 +54,9 @@ def test_sigkill_during_training_then_rerun_gives_the_uninterrupted_metrics(tmp_
         proc.wait()
     assert not (project / "metrics/train.json").exists()  # the stage died before writing its metrics
     leftovers = [p.name for p in (project / "models").iterdir() if p.name.startswith(".")]
-    assert leftovers, "expected the half-written checkpoint under a temporary name"
+    assert any(name.startswith(".checkpoint.keras.") and name.endswith(".tmp.keras") for name in leftovers), (
+        f"expected the half-written checkpoint under its temporary name, found {leftovers}"
+    )
     assert not (project / "models/checkpoint.keras").exists()
 
     rerun = run(["dvc", "repro"], project)
