@@ -102,6 +102,15 @@ def make_project(directory: Path, params: dict | None = None) -> Path:
     return directory
 
 
+def reproduced_project(root: Path, message: str = "reproduced") -> Path:
+    """A tiny project whose pipeline ran and was committed: a baseline for experiments and diffs."""
+    project = make_project(root / "project", tiny_params(root / "mirror", make_mirror(root / "mirror")))
+    run(["dvc", "repro"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", message], project)
+    return project
+
+
 @pytest.fixture
 def tiny_project(tmp_path: Path, mirror: tuple[Path, dict[str, str]]) -> Path:
     return make_project(tmp_path / "project", tiny_params(*mirror))

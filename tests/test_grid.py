@@ -13,7 +13,7 @@ import yaml
 
 from luckybag.errors import LuckybagError
 from luckybag.grid import FAILED, Outcome, check_name, failure_reason, load_grid, render_report
-from tests.conftest import ROOT, make_mirror, make_project, run, tiny_params
+from tests.conftest import ROOT, reproduced_project, run
 
 pytestmark = pytest.mark.slow
 
@@ -66,13 +66,7 @@ def table_rows(report: str) -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny project whose pipeline ran and was committed: the experiments' baseline."""
-    root = tmp_path_factory.mktemp("grid")
-    checksums = make_mirror(root / "mirror")
-    project = make_project(root / "project", tiny_params(root / "mirror", checksums))
-    run(["dvc", "repro"], project)
-    run(["git", "add", "-A"], project)
-    run(["git", "commit", "-qm", "baseline run"], project)
-    return project
+    return reproduced_project(tmp_path_factory.mktemp("grid"), "baseline run")
 
 
 @pytest.fixture(scope="module")

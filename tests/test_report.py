@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, make_mirror, make_project, run, tiny_params
+from tests.conftest import ROOT, reproduced_project, run
 
 pytestmark = pytest.mark.slow
 
@@ -28,12 +28,7 @@ def row(report: str, first_cell: str) -> list[str]:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two commits of a reproduced tiny project that differ in train.dropout only (0.3, then 0)."""
-    root = tmp_path_factory.mktemp("report")
-    checksums = make_mirror(root / "mirror")
-    project = make_project(root / "project", tiny_params(root / "mirror", checksums))
-    run(["dvc", "repro"], project)
-    run(["git", "add", "-A"], project)
-    run(["git", "commit", "-qm", "dropout 0.3"], project)
+    project = reproduced_project(tmp_path_factory.mktemp("report"), "dropout 0.3")
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["train"]["dropout"] = 0.0
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
