@@ -10,17 +10,24 @@ export DVC_NO_ANALYTICS := 1
 
 BASE ?= main
 
-.PHONY: setup data repro test test-fast check-params clean-venv grid grid-report report cnn
+.PHONY: setup data torch repro test test-fast lint format check-params clean-venv grid grid-report grid-push grid-pull report cnn push pull
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
-# Re-install only when the pins or the package metadata change.
+# Re-install only when the pins or the package metadata change. requirements.lock is the pipeline
+# and the tests; requirements-serve.lock the CLI alone; requirements-torch.lock the optional backend.
 $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+# The optional torch backend (CI installs it; its tests skip without it).
+torch: $(VENV)/.torch
+$(VENV)/.torch: requirements-torch.lock | $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-torch.lock
 	@touch $@
 
 setup: $(STAMP) data
@@ -31,7 +38,7 @@ data:
 	if [ ! -d $(DATA_DIR) ] && { [ -z "$$mirror" ] || [ "$$mirror" = null ] || [ "$$mirror" = "~" ]; }; then \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	    echo "Installing Debian's dataset-fashion-mnist into $(DATA_DIR)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 dataset-fashion-mnist >/dev/null; \
 	  else \
 	    echo "warning: no $(DATA_DIR) and no apt as root; the download stage will try the official URLs" >&2; \
 	  fi; \
@@ -40,8 +47,23 @@ data:
 repro: setup
 	$(BIN)/dvc repro
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest -ra
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Data and models to and from the default DVC remote (.dvc/config; see README "Working as a team").
+push: $(STAMP)
+	$(BIN)/dvc push --run-cache
+
+pull: $(STAMP)
+	$(BIN)/dvc pull --run-cache --allow-missing
 
 # Unit tests only: no DVC runs, no real-data training.
 test-fast: $(STAMP)
@@ -50,6 +72,15 @@ test-fast: $(STAMP)
 # The optimizer x dropout grid of grid.yaml as DVC experiments, one at a time; ONLY="a b" runs a subset.
 grid: setup
 	$(BIN)/python -m luckybag.grid --grid grid.yaml --report reports/grid.md $(if $(ONLY),--only $(ONLY))
+
+# Share the grid: experiments' git refs to the git remote GIT_REMOTE, their outputs to the DVC remote.
+GIT_REMOTE ?= origin
+grid-push: $(STAMP)
+	$(BIN)/dvc exp push --all-commits --force $(GIT_REMOTE)
+
+# Another clone: bring the shared experiments (then `make grid-report`, `dvc exp apply NAME && dvc pull`).
+grid-pull: $(STAMP)
+	$(BIN)/dvc exp pull --all-commits --force $(GIT_REMOTE)
 
 grid-report: $(STAMP)
 	$(BIN)/python -m luckybag.grid --grid grid.yaml --report reports/grid.md --report-only
