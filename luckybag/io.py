@@ -13,6 +13,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from luckybag.errors import LuckybagError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -80,7 +81,12 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    """Strict JSON: a NaN or infinity is refused (nothing is written), as JSON has no such numbers."""
+    try:
+        text = json.dumps(data, indent=2, sort_keys=True, allow_nan=False)
+    except ValueError:
+        raise LuckybagError(f"{path}: refusing to write a NaN or infinite number (not valid JSON)") from None
+    write_text(path, text + "\n")
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

@@ -6,7 +6,7 @@ import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import keras
 import numpy as np
@@ -48,9 +48,10 @@ class TrainResult:
     @property
     def best_epoch(self) -> int:
         """1-based epoch with the best monitored value: the one the checkpoint holds
-        (the first of equal values, as Keras' checkpoint only saves on improvement)."""
-        values = np.asarray(self.history[self.monitor])
-        best = np.argmax(values) if self.monitor == "val_accuracy" else np.argmin(values)
+        (the first of equal values, as Keras' checkpoint only saves on improvement). Epochs whose
+        value is NaN (training diverged there) never count: the checkpoint skipped them too."""
+        values = np.asarray(self.history[self.monitor], dtype=np.float64)
+        best = np.nanargmax(values) if self.monitor == "val_accuracy" else np.nanargmin(values)
         return int(best) + 1
 
 
@@ -78,6 +79,7 @@ def train(
     checkpoint_path: Path,
     live: Any | None = None,
     verbose: int | str | None = None,
+    extra_callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> TrainResult:
     """Fit on ``train_split``, watching ``val_split``; keep the weights of the best ``monitor`` epoch."""
     if verbose is None:  # a progress bar on a terminal, one line per epoch in DVC logs
@@ -93,6 +95,7 @@ def train(
         )
     if live is not None:
         callbacks.append(LiveLogger(live))
+    callbacks.extend(extra_callbacks)
     history = model.fit(
         train_split.images,
         train_split.labels,

@@ -59,3 +59,46 @@ def test_monitor_val_accuracy_keeps_the_most_accurate_epoch(tmp_path: Path, trai
     assert result.best_epoch == int(np.argmax(result.history["val_accuracy"])) + 1
     _, accuracy = keras.models.load_model(checkpoint).evaluate(val.images, val.labels, verbose=0)
     assert accuracy == pytest.approx(max(result.history["val_accuracy"]), abs=1e-6)
+
+
+class PoisonWeights(keras.callbacks.Callback):
+    """Sets every weight to NaN when epoch ``at`` (0-based) begins: training diverges from there on."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.at = at
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        if epoch == self.at:
+            self.model.set_weights([np.full_like(w, np.nan) for w in self.model.get_weights()])
+
+
+@pytest.mark.parametrize("monitor", ["val_loss", "val_accuracy"])
+def test_loss_turning_nan_midway_keeps_the_best_finite_epoch(
+    tmp_path: Path, train_params: dict, monitor: str
+) -> None:
+    train_params.update(monitor=monitor, patience=0, epochs=4)
+    checkpoint = tmp_path / "best.keras"
+    val = tiny_split(100, 1)
+    result = train(train_params, tiny_split(400, 0), val, checkpoint, verbose=0, extra_callbacks=[PoisonWeights(2)])
+    losses = result.history["val_loss"]
+    assert np.isfinite(losses[:2]).all() and np.isnan(losses[2:]).all()
+    assert result.best_epoch in (1, 2)  # np.argmin would say 3, the first NaN epoch
+    assert result.history[monitor][result.best_epoch - 1] == (
+        max(result.history[monitor][:2]) if monitor == "val_accuracy" else min(losses[:2])
+    )
+    loss, _ = keras.models.load_model(checkpoint).evaluate(val.images, val.labels, verbose=0)
+    assert loss == pytest.approx(losses[result.best_epoch - 1], rel=1e-4)
+
+
+def test_metrics_files_never_hold_nan(tmp_path: Path) -> None:
+    from luckybag.errors import LuckybagError
+    from luckybag.io import write_json
+
+    with pytest.raises(LuckybagError, match=r"m\.json: refusing to write a NaN or infinite number"):
+        write_json(tmp_path / "m.json", {"best": {"val_loss": float("nan")}})
+    with pytest.raises(LuckybagError):
+        write_json(tmp_path / "m.json", [float("inf")])
+    assert list(tmp_path.iterdir()) == []
+    write_json(tmp_path / "m.json", {"val_loss": 0.5})
+    assert (tmp_path / "m.json").read_text() == '{\n  "val_loss": 0.5\n}\n'
