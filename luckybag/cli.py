@@ -6,15 +6,14 @@ import argparse
 import sys
 
 from luckybag.errors import LuckybagError
-from luckybag.params import PARAMS_FILE, read_params, validate
+from luckybag.params import PARAMS_FILE, problems_message, read_params, validate
 from luckybag.predict import add_commands
 
 
 def check_params(args: argparse.Namespace) -> int:
     problems = validate(read_params(args.params))
-    for problem in problems:
-        print(problem, file=sys.stderr)
     if problems:
+        print(f"error: {problems_message(problems)}", file=sys.stderr)
         return 2
     print(f"{args.params}: ok")
     return 0

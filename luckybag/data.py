@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import shutil
 import struct
 import urllib.request
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,9 +72,13 @@ def _fetch_url(url: str, dest: Path, timeout: float) -> None:
         with open(dest, "wb") as out, tqdm(
             total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], leave=False
         ) as bar:
+            received = 0
             for block in iter(lambda: response.read(1 << 16), b""):
                 out.write(block)
                 bar.update(len(block))
+                received += len(block)
+    if total is not None and received != total:  # http.client ends a short read of a known length quietly
+        raise http.client.IncompleteRead(b"", total - received)
 
 
 class _SourceFailed(Exception):
@@ -86,7 +92,7 @@ def _copy_from(source: str, name: str, dest: Path, timeout: float, sha256: str) 
             _fetch_url(source.rstrip("/") + f"/{name}.gz", dest, timeout)
         else:
             shutil.copyfile(Path(source) / f"{name}.gz", dest)
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, http.client.HTTPException) as err:  # IncompleteRead: the connection broke
         return f"{type(err).__name__}: {getattr(err, 'reason', None) or err}"
     try:
         if decompressed_sha256(dest) != sha256:
@@ -218,5 +224,8 @@ def load_split(path: Path) -> Split:
             return Split(images=data["images"], labels=data["labels"])
     except FileNotFoundError:
         raise DataError(f"{path}: file not found (run the preprocess stage first)") from None
-    except (OSError, ValueError, KeyError) as err:
-        raise DataError(f"{path}: not a prepared split with images and labels ({err})") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(
+            f"{path}: not a prepared split with images and labels ({type(err).__name__}: {err}); "
+            "re-run the preprocess stage"
+        ) from None

@@ -130,6 +130,8 @@ SCHEMA: dict[str, dict[str, Field]] = {
             _cnn,
         ),
         "dropout": Field(FLOAT, "a rate in [0, 1)", lambda v: 0.0 <= v < 1.0),
+        "mirror_average": Field(bool, "true or false"),
+        "label_smoothing": Field(FLOAT, "a number in [0, 1)", lambda v: 0.0 <= v < 1.0),
         "optimizer": Field(str, f"one of {', '.join(OPTIMIZERS)}", lambda v: v in OPTIMIZERS),
         "learning_rate": Field(FLOAT, "a number > 0, or null for the optimizer's default", _positive, nullable=True),
         "lr_schedule": Field(str, "one of constant, cosine (decay to 0 over the epochs)", lambda v: v in ("constant", "cosine")),
@@ -211,5 +213,12 @@ def load_section(name: str, path: str | Path = PARAMS_FILE) -> dict[str, Any]:
     params = read_params(path)
     problems = validate(params)
     if problems:
-        raise ParamsError("\n".join(problems))
+        raise ParamsError(problems_message(problems))
     return dict(params[name])
+
+
+def problems_message(problems: list[str]) -> str:
+    """One problem as one line; several as a count, then one indented line each."""
+    if len(problems) == 1:
+        return problems[0]
+    return f"params: {len(problems)} problems\n" + "\n".join(f"  {problem}" for problem in problems)

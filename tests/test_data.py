@@ -1,6 +1,9 @@
 import gzip
+import http.server
 import struct
+import threading
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -156,3 +159,64 @@ def test_save_npz_keeps_scalars_and_shapes(tmp_path: Path) -> None:
     with np.load(tmp_path / "p.npz") as loaded:
         assert loaded["temperature"].shape == () and float(loaded["temperature"]) == 1.5
         assert loaded["probs"].shape == (2, 10)
+
+
+# --- truncated files and broken connections: one line, no traceback ------------------
+
+
+def test_truncated_prepared_split_is_one_line(tmp_path: Path) -> None:
+    split = data.Split(np.ones((3, 28, 28), dtype=np.uint8), np.array([1, 2, 3], dtype=np.uint8))
+    data.save_split(tmp_path / "s.npz", split)
+    blob = (tmp_path / "s.npz").read_bytes()
+    for cut in (len(blob) // 2, len(blob) - 10):
+        (tmp_path / "cut.npz").write_bytes(blob[:cut])
+        with pytest.raises(DataError) as err:
+            data.load_split(tmp_path / "cut.npz")
+        message = str(err.value)
+        assert "\n" not in message
+        assert message.startswith(f"{tmp_path / 'cut.npz'}: not a prepared split with images and labels (BadZipFile")
+        assert message.endswith("re-run the preprocess stage")
+
+
+class BrokenDownloads(http.server.BaseHTTPRequestHandler):
+    """Serves every file cut short: chunked with a missing end, or shorter than its Content-Length."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.send_response(200)
+        if "chunked" in self.path:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"400\r\n" + b"x" * 10)  # promises 1024 bytes, sends 10, hangs up
+        else:
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self.wfile.write(b"x" * 10)
+        self.close_connection = True
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def broken_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), BrokenDownloads)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("kind", ["chunked", "short"])
+def test_connection_broken_mid_download_is_one_line_and_leaves_nothing(
+    tmp_path: Path, broken_server: str, kind: str
+) -> None:
+    url = f"{broken_server}/{kind}"
+    with pytest.raises(DataError) as err:
+        data.fetch_file("train-labels-idx1-ubyte", [url], tmp_path / "raw", timeout=5)
+    message = str(err.value)
+    assert "\n" not in message
+    assert f"tried {url} (IncompleteRead: " in message
+    assert list((tmp_path / "raw").iterdir()) == []

@@ -99,7 +99,9 @@ def test_check_params_cli(tmp_path: Path, defaults: dict, capsys: pytest.Capture
     defaults["train"]["optimizer"] = "adamx"
     path.write_text(yaml.safe_dump(defaults))
     assert cli.main(["check-params", str(path)]) == 2
-    assert "'train.optimizer' is 'adamx'" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "error: params: 'train.optimizer' is 'adamx'; expected one of sgd, momentum, nesterov, rmsprop, adagrad, adam\n"
+    )
 
 
 def test_cnn_whose_pooling_leaves_no_pixels_is_rejected(defaults: dict) -> None:
@@ -108,3 +110,21 @@ def test_cnn_whose_pooling_leaves_no_pixels_is_rejected(defaults: dict) -> None:
     assert "'train.cnn'" in problem and "28 // pool_size**len(filters) >= 1" in problem
     defaults["train"]["cnn"].update(filters=[8, 8, 8], pool_size=3)  # 28 -> 9 -> 3 -> 1
     assert params.validate(defaults) == []
+
+
+def test_several_problems_are_counted_one_line_each(tmp_path: Path, defaults: dict) -> None:
+    defaults["train"].update(epochs=0, dropout=2)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(defaults))
+    with pytest.raises(ParamsError) as err:
+        params.load_section("train", path)
+    assert str(err.value).splitlines() == [
+        "params: 2 problems",
+        "  params: 'train.dropout' is 2; expected a rate in [0, 1)",
+        "  params: 'train.epochs' is 0; expected an integer >= 1",
+    ]
+    defaults["train"]["epochs"] = 20  # a single problem stays one line, with no count
+    path.write_text(yaml.safe_dump(defaults))
+    with pytest.raises(ParamsError) as err:
+        params.load_section("train", path)
+    assert str(err.value) == "params: 'train.dropout' is 2; expected a rate in [0, 1)"
