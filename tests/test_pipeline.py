@@ -39,7 +39,7 @@ def stages_ran(output: str) -> list[str]:
 
 def test_repro_then_experiment(tiny_project: Path) -> None:
     first = run(["dvc", "repro"], tiny_project)
-    assert stages_ran(first.stdout) == ["download", "preprocess", "baseline", "train", "evaluate", "export"]
+    assert stages_ran(first.stdout) == ["check-params", "download", "preprocess", "baseline", "train", "evaluate", "export"]
     for name in EXPECTED_OUTPUTS:
         assert (tiny_project / name).exists(), name
 
@@ -61,7 +61,7 @@ def test_repro_then_experiment(tiny_project: Path) -> None:
     run(["git", "commit", "-qm", "baseline run"], tiny_project)
     exp = run(["dvc", "exp", "run", "-n", "sgd-nodrop", "-S", "train.optimizer=sgd", "-S", "train.dropout=0"], tiny_project)
     # Only what depends on train params re-runs.
-    assert stages_ran(exp.stdout) == ["train", "evaluate", "export"]
+    assert stages_ran(exp.stdout) == ["check-params", "train", "evaluate", "export"]
 
     shown = json.loads(run(["dvc", "exp", "show", "--json"], tiny_project).stdout)
     rows = {}
