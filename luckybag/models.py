@@ -1,4 +1,4 @@
-"""Keras models built from the ``train`` params: the seed's dense networks."""
+"""Keras models built from the ``train`` params: the seed's dense networks and a CNN."""
 
 from __future__ import annotations
 
@@ -12,20 +12,62 @@ from luckybag.errors import LuckybagError
 NUM_CLASSES = 10
 
 
-def build_dense(hidden_layers: list[dict[str, Any]], dropout: float = 0.0) -> keras.Sequential:
+@keras.saving.register_keras_serializable(package="luckybag")
+class MirrorTwins(keras.layers.Layer):
+    """At inference, each image followed by its mirror image: (N, 28, 28) -> (2N, 28, 28).
+
+    With :class:`MirrorMean` before the output layer, the model's logits are the mean of an image's and
+    its mirror image's (a mirrored garment is the same garment). Inside the model, so every
+    export and the CLI predict the same way. The identity while training.
+    """
+
+    def call(self, images: Any, training: bool | None = None) -> Any:
+        if training:
+            return images
+        return keras.ops.concatenate([images, keras.ops.flip(images, axis=2)], axis=0)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape
+
+
+@keras.saving.register_keras_serializable(package="luckybag")
+class MirrorMean(keras.layers.Layer):
+    """At inference, the mean of each image's features and its mirror image's: (2N, D) -> (N, D).
+
+    The output Dense layer is linear before its softmax, so this is the mean of the two logits.
+    """
+
+    def call(self, features: Any, training: bool | None = None) -> Any:
+        if training:
+            return features
+        pairs = keras.ops.reshape(features, (2, -1, features.shape[-1]))
+        return keras.ops.mean(pairs, axis=0)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape
+
+
+def build_dense(
+    hidden_layers: list[dict[str, Any]], dropout: float = 0.0, mirror_average: bool = False
+) -> keras.Sequential:
     """Input 28x28 raw pixels -> scale to [0, 1] -> Flatten -> Dense... -> Dense(10, softmax).
 
     Scaling lives inside the model so callers feed raw uint8 pixels and can't
     get preprocessing wrong. Dropout follows each hidden layer, as in the seed.
+    ``mirror_average``: predict from the mean logits of each image and its mirror image.
     """
     model = keras.Sequential(name="dense")
     model.add(keras.Input(shape=(28, 28), name="pixels"))
+    if mirror_average:
+        model.add(MirrorTwins(name="mirror_twins"))
     model.add(keras.layers.Rescaling(1.0 / 255, name="scale"))
     model.add(keras.layers.Flatten(name="flatten"))
     for i, layer in enumerate(hidden_layers, start=1):
         model.add(keras.layers.Dense(layer["units"], activation=layer["activation"], name=f"hidden{i}"))
         if dropout > 0:
             model.add(keras.layers.Dropout(dropout, name=f"dropout{i}"))
+    if mirror_average:
+        model.add(MirrorMean(name="mirror_mean"))
     model.add(keras.layers.Dense(NUM_CLASSES, activation="softmax", name="output"))
     return model
 
@@ -39,15 +81,19 @@ def build_cnn(
     batch_norm: bool = False,
     augment: bool = False,
     convs_per_block: int = 1,
+    mirror_average: bool = False,
 ) -> keras.Sequential:
     """The textbook's next chapter: [(Conv2D -> (BatchNorm) -> ReLU) x convs_per_block -> MaxPool] per filter count,
     then Flatten -> Dense(dense_units, relu) -> Dropout -> Dense(10, softmax). Same raw-pixel input.
 
     ``augment`` adds random mirror images and shifts of up to 2 pixels while training
     (a mirrored or shifted garment is still the same garment); they do nothing at inference.
+    ``mirror_average``: predict from the mean logits of each image and its mirror image.
     """
     model = keras.Sequential(name="cnn")
     model.add(keras.Input(shape=(28, 28), name="pixels"))
+    if mirror_average:
+        model.add(MirrorTwins(name="mirror_twins"))
     model.add(keras.layers.Rescaling(1.0 / 255, name="scale"))
     model.add(keras.layers.Reshape((28, 28, 1), name="channel"))
     if augment:
@@ -65,6 +111,8 @@ def build_cnn(
     model.add(keras.layers.Dense(dense_units, activation="relu", name="hidden1"))
     if dropout > 0:
         model.add(keras.layers.Dropout(dropout, name="dropout1"))
+    if mirror_average:
+        model.add(MirrorMean(name="mirror_mean"))
     model.add(keras.layers.Dense(NUM_CLASSES, activation="softmax", name="output"))
     return model
 
@@ -75,9 +123,9 @@ def build_model(params: dict[str, Any]) -> keras.Sequential:
         cnn = params["cnn"]
         return build_cnn(
             cnn["filters"], cnn["kernel_size"], cnn["pool_size"], cnn["dense_units"], params["dropout"],
-            cnn["batch_norm"], cnn["augment"], cnn["convs_per_block"],
+            cnn["batch_norm"], cnn["augment"], cnn["convs_per_block"], params["mirror_average"],
         )
-    return build_dense(params["hidden_layers"], params["dropout"])
+    return build_dense(params["hidden_layers"], params["dropout"], params["mirror_average"])
 
 
 DEFAULT_LEARNING_RATE = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01}  # the others: 0.001
@@ -105,10 +153,32 @@ def make_optimizer(
     return factories[name]()
 
 
-def compile_model(model: keras.Model, optimizer: keras.optimizers.Optimizer, steps_per_execution: int = 1) -> None:
+@keras.saving.register_keras_serializable(package="luckybag")
+class SmoothedSparseCrossentropy(keras.losses.Loss):
+    """Cross-entropy of integer labels against targets of 1 - s + s/10 for the label and s/10 elsewhere.
+
+    Keras' sparse cross-entropy has no label smoothing; the one-hot one has.
+    """
+
+    def __init__(self, label_smoothing: float = 0.0, name: str = "smoothed_sparse_crossentropy", **kwargs: Any) -> None:
+        super().__init__(name=name, **kwargs)
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        labels = keras.ops.one_hot(keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32"), NUM_CLASSES)
+        return keras.losses.categorical_crossentropy(labels, y_pred, label_smoothing=self.label_smoothing)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
+def compile_model(
+    model: keras.Model, optimizer: keras.optimizers.Optimizer, steps_per_execution: int = 1, label_smoothing: float = 0.0
+) -> None:
+    loss = SmoothedSparseCrossentropy(label_smoothing) if label_smoothing > 0 else "sparse_categorical_crossentropy"
     model.compile(
         optimizer=optimizer,
-        loss="sparse_categorical_crossentropy",
+        loss=loss,
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution,
     )

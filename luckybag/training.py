@@ -68,6 +68,7 @@ def build_from_params(params: dict[str, Any], train_size: int) -> keras.Model:
         model,
         make_optimizer(params["optimizer"], params["learning_rate"], params["momentum"], decay_steps),
         steps_per_execution(params),
+        params["label_smoothing"],
     )
     return model
 

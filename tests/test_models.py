@@ -70,7 +70,7 @@ def test_textbook_cnn_parameter_count() -> None:
 def test_cnn_with_batch_norm_from_params() -> None:
     from luckybag.models import build_model
 
-    params = {"model": "cnn", "dropout": 0.3, "hidden_layers": [],
+    params = {"model": "cnn", "dropout": 0.3, "hidden_layers": [], "mirror_average": False,
               "cnn": {"filters": [16, 32], "convs_per_block": 1, "kernel_size": 3, "pool_size": 2, "dense_units": 64, "batch_norm": True,
                       "augment": True}}
     model = build_model(params)
