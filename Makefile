@@ -10,7 +10,7 @@ export DVC_NO_ANALYTICS := 1
 
 BASE ?= main
 
-.PHONY: setup data torch repro test test-fast lint format check-params clean-venv grid grid-report grid-push grid-pull report cnn push pull
+.PHONY: setup data torch repro test test-fast lint format check-params clean-venv grid grid-report grid-push grid-pull report cnn push pull browser plots plots-diff plots-template
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
@@ -44,10 +44,21 @@ data:
 	  fi; \
 	fi
 
+# Debian's chromium for the browser test of the plots page (tests/test_plots_page.py).
+browser:
+	@if ! command -v chromium >/dev/null; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's chromium for the plots page test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 chromium >/dev/null; \
+	  else \
+	    echo "warning: no chromium and no apt as root; tests/test_plots_page.py will skip (fail under CI=true)" >&2; \
+	  fi; \
+	fi
+
 repro: setup
 	$(BIN)/dvc repro
 
-test: setup lint
+test: setup lint browser
 	$(BIN)/python -m pytest -ra
 
 lint: $(STAMP)
@@ -94,6 +105,20 @@ cnn: setup
 # A markdown comparison of the workspace with BASE (params, metrics, plots) for pull requests.
 report: $(STAMP)
 	$(BIN)/python -m luckybag.report --base $(BASE) --out reports/pr.md
+
+# The dvc plots page (every plot of dvc.yaml; renders offline: plots_page/README.md), for the
+# workspace or comparing it with REV (one or more git revisions or experiments).
+PLOTS_DIR ?= reports/plots
+plots: $(STAMP)
+	$(BIN)/dvc plots show -o $(PLOTS_DIR)
+
+plots-diff: $(STAMP)
+	@[ -n "$(REV)" ] || { echo "error: plots-diff needs REV, the revision(s) to compare with, e.g. make plots-diff REV=main" >&2; exit 2; }
+	$(BIN)/dvc plots diff $(REV) -o $(PLOTS_DIR)-diff
+
+# Regenerate plots_page/template.html from the pinned npm packages (needs npm).
+plots-template: $(STAMP)
+	$(BIN)/python -m luckybag.plots_page
 
 check-params: $(STAMP)
 	$(BIN)/luckybag check-params
