@@ -6,7 +6,7 @@ from pathlib import Path
 from luckybag import data
 from luckybag.backend import use_backend
 from luckybag.errors import main_guard
-from luckybag.io import atomic_path, write_json, write_text
+from luckybag.io import atomic_path, reproducible_keras_archive, write_json, write_text
 from luckybag.params import load_section
 
 PREPARED_DIR = Path("data/prepared")
@@ -35,6 +35,7 @@ def main() -> None:
     ) as live:
         live.log_params(params)
         result = training.train(params, train_split, val_split, checkpoint, live)
+        reproducible_keras_archive(checkpoint)
     seconds = time.perf_counter() - start
 
     history, best = result.history, result.best_epoch - 1
