@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -73,6 +74,34 @@ def save_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             with archive.open(info, "w") as fh:
                 np.lib.format.write_array(fh, np.asarray(array), allow_pickle=False)
+
+
+def reproducible_keras_archive(path: str | os.PathLike[str]) -> None:
+    """Rewrite a ``.keras`` archive so identical models give identical bytes (DVC hashes, clean git).
+
+    Keras stamps the save time into ``metadata.json``, the zip entries' dates, and Python
+    object ids (``shared_object_id``) into ``config.json``. The ids only pair up shared
+    objects inside one config, so numbering them in order of appearance keeps the meaning.
+    """
+    path = Path(path)
+    with zipfile.ZipFile(path) as archive:
+        entries = [(info, archive.read(info)) for info in archive.infolist()]
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as archive:
+        for info, content in entries:
+            if info.filename == "metadata.json":
+                metadata = json.loads(content)
+                metadata.pop("date_saved", None)
+                content = json.dumps(metadata).encode()
+            elif info.filename == "config.json":
+                ids: dict[bytes, bytes] = {}
+                content = re.sub(
+                    rb'"shared_object_id": (\d+)',
+                    lambda m: b'"shared_object_id": ' + ids.setdefault(m[1], str(len(ids)).encode()),
+                    content,
+                )
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = info.compress_type
+            archive.writestr(fixed, content)
 
 
 def write_text(path: str | os.PathLike[str], text: str) -> None:
