@@ -22,7 +22,7 @@ import numpy as np
 
 from luckybag import CLASS_NAMES
 from luckybag.errors import LuckybagError
-from luckybag.io import atomic_dir, atomic_path, write_json
+from luckybag.io import atomic_dir, atomic_path, reproducible_keras_archive, write_json
 
 FILES = {
     "keras": "model.keras",
@@ -66,16 +66,30 @@ def save_all(served: Any, out_dir: Path) -> dict[str, Path]:
     paths = {kind: out_dir / name for kind, name in FILES.items()}
     with atomic_path(paths["keras"]) as tmp:
         served.save(tmp)
+        reproducible_keras_archive(tmp)
     with atomic_path(paths["weights"], suffix=".weights.h5") as tmp:
         served.save_weights(tmp)
     with atomic_path(paths["architecture"]) as tmp:
         tmp.write_text(served.to_json(), encoding="utf-8")
     with atomic_dir(paths["savedmodel"]) as tmp:
         served.export(str(tmp), format="tf_saved_model", verbose=False)
+        _reproducible_fingerprint(tmp / "fingerprint.pb")
     with atomic_path(paths["onnx"]) as tmp:
         served.export(str(tmp), format="onnx", verbose=False)
     write_json(paths["labels"], {str(i): name for i, name in enumerate(CLASS_NAMES)})
     return paths
+
+
+def _reproducible_fingerprint(path: Path) -> None:
+    """SavedModel's fingerprint holds a random ``uuid`` (everything else in the directory is
+    deterministic); derive it from the fingerprint's own content hashes instead, so identical
+    models give identical bytes."""
+    from tensorflow.core.protobuf import fingerprint_pb2
+
+    fingerprint = fingerprint_pb2.FingerprintDef()
+    fingerprint.ParseFromString(path.read_bytes())
+    fingerprint.uuid = str(fingerprint.saved_model_checksum ^ fingerprint.checkpoint_hash)
+    path.write_bytes(fingerprint.SerializeToString(deterministic=True))
 
 
 # --- loaders, one per runtime; each imports only its own runtime -------------------------
