@@ -23,8 +23,6 @@ import yaml
 from luckybag.plots_page import BUNDLES, DVC_PLACEHOLDERS, PLOTS_PLACEHOLDER, TEMPLATE_FILE
 from tests.conftest import ROOT, make_project, run
 
-pytestmark = pytest.mark.slow
-
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".svg"}
 IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF8", b"<svg", b"<?xml")
 # Elements that draw something inside a Vega mark group.
@@ -283,6 +281,17 @@ def test_template_is_self_contained() -> None:
         assert f"<script>/* {bundle.spec} */" in page, f"{bundle.spec} is not the inlined version"
 
 
+def test_make_plots_targets_and_the_pr_artifact() -> None:
+    dry = run(["make", "-n", "plots", "plots-diff", "REV=main"], ROOT).stdout
+    assert "dvc plots show -o reports/plots\n" in dry and "dvc plots diff main -o reports/plots-diff\n" in dry
+    steps = yaml.safe_load((ROOT / ".github/workflows/pr-report.yml").read_text())["jobs"]["report"]["steps"]
+    runs = [step.get("run", "") for step in steps]
+    plots = runs.index("make plots-diff REV=origin/${{ github.base_ref }}")
+    upload = next(i for i, step in enumerate(steps) if str(step.get("uses", "")).startswith("actions/upload-artifact"))
+    assert plots < upload and steps[upload]["with"]["path"] in {"reports", "reports/"}
+
+
+@pytest.mark.slow
 def test_show_renders_every_plot_offline(plots_project: Path, plots: list[Plot], tmp_path: Path) -> None:
     # No --html-template: the page comes from the template .dvc/config names.
     run(["dvc", "plots", "show", "-o", str(tmp_path / "show")], plots_project)
@@ -292,6 +301,7 @@ def test_show_renders_every_plot_offline(plots_project: Path, plots: list[Plot],
     assert page_problems(dom, page.parent, plots, ["workspace"]) == {}, console
 
 
+@pytest.mark.slow
 def test_diff_renders_both_revisions_offline(plots_project: Path, plots: list[Plot], tmp_path: Path) -> None:
     run(["dvc", "plots", "diff", "HEAD", "-o", str(tmp_path / "diff")], plots_project)
     page = tmp_path / "diff" / "index.html"
@@ -299,6 +309,7 @@ def test_diff_renders_both_revisions_offline(plots_project: Path, plots: list[Pl
     assert page_problems(dom, page.parent, plots, ["HEAD", "workspace"]) == {}, console
 
 
+@pytest.mark.slow
 def test_default_cdn_page_renders_no_view_offline(plots_project: Path, plots: list[Plot], tmp_path: Path) -> None:
     from dvc_render.html import PAGE_HTML
 
