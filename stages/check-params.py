@@ -9,7 +9,7 @@ from pathlib import Path
 
 from luckybag.errors import main_guard
 from luckybag.io import write_text
-from luckybag.params import PARAMS_FILE, ParamsError, read_params, validate
+from luckybag.params import PARAMS_FILE, ParamsError, problems_message, read_params, validate
 
 STAMP = Path("data/params.ok")
 STAMP_TEXT = f"{PARAMS_FILE} passed luckybag check-params\n"
@@ -19,7 +19,7 @@ STAMP_TEXT = f"{PARAMS_FILE} passed luckybag check-params\n"
 def main() -> None:
     problems = validate(read_params(PARAMS_FILE))
     if problems:
-        raise ParamsError("\n".join(problems))
+        raise ParamsError(problems_message(problems))
     write_text(STAMP, STAMP_TEXT)
 
 
