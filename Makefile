@@ -10,7 +10,7 @@ export DVC_NO_ANALYTICS := 1
 
 BASE ?= main
 
-.PHONY: setup data torch repro test test-fast lint format check-params clean-venv grid grid-report grid-push grid-pull report cnn push pull browser plots plots-diff plots-template
+.PHONY: setup data torch repro test test-fast lint format check-params clean-venv grid grid-report grid-push grid-pull report cnn push pull register browser plots plots-diff plots-template
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
@@ -119,6 +119,12 @@ plots-diff: $(STAMP)
 # Regenerate plots_page/template.html from the pinned npm packages (needs npm).
 plots-template: $(STAMP)
 	$(BIN)/python -m luckybag.plots_page
+
+# Tag the committed model as a version of the fashion-classifier artifact (GTO), then push the tag.
+register: $(STAMP)
+	@test -n "$(VERSION)" || { echo "error: VERSION is empty; expected e.g. make register VERSION=v1.0.0" >&2; exit 2; }
+	$(BIN)/gto register fashion-classifier --version $(VERSION)
+	git push $(GIT_REMOTE) fashion-classifier@$(VERSION)
 
 check-params: $(STAMP)
 	$(BIN)/luckybag check-params
