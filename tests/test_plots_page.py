@@ -249,14 +249,15 @@ def plots() -> list[Plot]:
 
 @pytest.fixture(scope="module")
 def plots_project(tmp_path_factory: pytest.TempPathFactory, plots: list[Plot]) -> Path:
-    """A committed project copy with the workspace's plot files and the configured template."""
+    """A committed project copy with the committed plot files (HEAD's: a run in progress may be rewriting the
+    workspace's) and the configured template."""
     project = make_project(tmp_path_factory.mktemp("plots") / "project")
     for plot in plots:
         for name in plot.files:
-            source = ROOT / name
-            assert source.is_file(), f"{name} (plot {plot.id!r}) is missing from the workspace; run `dvc repro`"
+            committed = subprocess.run(["git", "show", f"HEAD:{name}"], cwd=ROOT, capture_output=True)
+            assert committed.returncode == 0, f"{name} (plot {plot.id!r}) is not committed; run `dvc repro`, commit it"
             (project / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, project / name)
+            (project / name).write_bytes(committed.stdout)
     template = configured_template()
     target = (project / ".dvc" / template).resolve()
     assert (ROOT / ".dvc" / template).resolve() == (ROOT / TEMPLATE_FILE).resolve()
