@@ -13,6 +13,7 @@ import configparser
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -22,7 +23,17 @@ import pytest
 import yaml
 from PIL import Image
 
-from luckybag.plots_page import BUNDLES, DVC_PLACEHOLDERS, PLOTS_PLACEHOLDER, TEMPLATE_FILE
+from luckybag.errors import LuckybagError
+from luckybag.plots_page import (
+    BUNDLES,
+    DVC_PLACEHOLDERS,
+    PLOTS_PLACEHOLDER,
+    TEMPLATE_FILE,
+    Bundle,
+    inline_script,
+    pack,
+    render_template,
+)
 from tests.conftest import ROOT, make_project, run
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".svg"}
@@ -290,6 +301,51 @@ def test_template_is_self_contained() -> None:
     assert "<script src" not in page and "<link" not in page
     for bundle in BUNDLES:
         assert f"<script>/* {bundle.spec} */" in page, f"{bundle.spec} is not the inlined version"
+
+
+def test_template_is_the_generator_output() -> None:
+    """Rendering the inlined libraries again gives the committed page byte for byte: nobody edited it by hand."""
+    page = (ROOT / TEMPLATE_FILE).read_text(encoding="utf-8")
+    codes = []
+    for bundle in BUNDLES:
+        start = page.index(f"<script>/* {bundle.spec} */\n") + len(f"<script>/* {bundle.spec} */\n")
+        codes.append(page[start : page.index("\n</script>", start)])
+    licenses = page[page.rindex("<!--\n") + len("<!--\n") : page.rindex("\n-->\n</body>")]
+    assert render_template(codes, [licenses]) == page
+    assert all(len(code) > 50_000 for code in codes)
+
+
+def test_inline_script_cannot_end_early_or_fill_a_placeholder() -> None:
+    assert inline_script("x", 'a = "</script>";') == '<script>/* x */\na = "<\\/script>";\n</script>'
+    with pytest.raises(LuckybagError, match=r"x: contains \{plot_divs\}"):
+        inline_script("x", "s = '{plot_divs}';")
+
+
+def test_pack_refuses_a_tarball_that_is_not_the_pinned_one(tmp_path: Path) -> None:
+    fake_npm = tmp_path / "bin" / "npm"
+    fake_npm.parent.mkdir()
+    fake_npm.write_text('#!/bin/sh\necho tampered > "$5/vega-5.33.1.tgz"\necho \'[{"filename": "vega-5.33.1.tgz"}]\'\n')
+    fake_npm.chmod(0o755)
+    bundle = Bundle("vega", "5.33.1", BUNDLES[0].integrity, "package/build/vega.min.js")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", str(fake_npm.parent))
+        with pytest.raises(LuckybagError, match=r"vega@5\.33\.1: tarball SHA-512 is sha512-.*; expected the pinned"):
+            pack(bundle, tmp_path)
+
+
+def test_regenerating_without_npm_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "template.html"
+    env = {**os.environ, "PATH": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "luckybag.plots_page", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert done.stderr == "error: npm: command not found; install Node.js and npm to regenerate the plots template\n"
+    assert not out.exists()
 
 
 def test_make_plots_targets_and_the_pr_artifact() -> None:
