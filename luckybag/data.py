@@ -69,9 +69,10 @@ def _fetch_url(url: str, dest: Path, timeout: float) -> None:
 
     with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (http is the official host)
         total = int(response.headers.get("Content-Length") or 0) or None
-        with open(dest, "wb") as out, tqdm(
-            total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], leave=False
-        ) as bar:
+        with (
+            open(dest, "wb") as out,
+            tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], leave=False) as bar,
+        ):
             received = 0
             for block in iter(lambda: response.read(1 << 16), b""):
                 out.write(block)
@@ -102,9 +103,7 @@ def _copy_from(source: str, name: str, dest: Path, timeout: float, sha256: str) 
     return None
 
 
-def fetch_file(
-    name: str, sources: list[str], out_dir: Path, timeout: float = 30.0, sha256: str | None = None
-) -> str:
+def fetch_file(name: str, sources: list[str], out_dir: Path, timeout: float = 30.0, sha256: str | None = None) -> str:
     """Copy ``name.gz`` from the first source whose content checks out; return that source."""
     sha256 = sha256 or FILES[name]
     tried: list[str] = []
@@ -164,9 +163,7 @@ def read_idx(path: Path) -> np.ndarray:
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     expected = int(np.prod(dims))
     if len(raw) - header != expected:
-        raise DataError(
-            f"{path}: holds {len(raw) - header} data bytes; its header {tuple(dims)} promises {expected}"
-        )
+        raise DataError(f"{path}: holds {len(raw) - header} data bytes; its header {tuple(dims)} promises {expected}")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 

@@ -2,8 +2,9 @@
 
 The served model takes raw 28x28 uint8 pixels (scaling inside) and returns calibrated
 probabilities: the trained network with its softmax output split into logits, a
-division by the temperature, and a softmax, all built-in Keras layers so that safe-mode
-loading, TensorFlow SavedModel and ONNX all carry it.
+log-softmax, the calibration's per-class scale and bias (a Dense layer with a diagonal
+kernel; one scale 1/T for temperature scaling) and a softmax, all built-in Keras layers so
+that safe-mode loading, TensorFlow SavedModel and ONNX all carry it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Callable
 import numpy as np
 
 from luckybag import CLASS_NAMES
+from luckybag.calibration import Calibration
 from luckybag.errors import LuckybagError
 from luckybag.io import atomic_dir, atomic_path, reproducible_keras_archive, write_json
 
@@ -40,8 +42,9 @@ class ExportError(LuckybagError):
     """An exported model does not load or does not predict what the trained model predicts."""
 
 
-def build_served(model: Any, temperature: float) -> Any:
-    """pixels (uint8) -> the trained layers -> logits -> / T -> softmax, sharing the trained weights."""
+def build_served(model: Any, calibration: Calibration) -> Any:
+    """pixels (uint8) -> the trained layers -> logits -> log-softmax -> scale * x + bias -> softmax,
+    sharing the trained weights: the probabilities ``calibration.apply`` gives for the model's own."""
     import keras
 
     *body, output = model.layers
@@ -56,7 +59,10 @@ def build_served(model: Any, temperature: float) -> Any:
     logits = keras.layers.Dense(output.units, name="logits")
     x = logits(x)
     logits.set_weights(output.get_weights())
-    x = keras.layers.Rescaling(1.0 / temperature, name="temperature")(x)
+    x = keras.layers.Activation("log_softmax", name="log_probabilities")(x)
+    calibrate = keras.layers.Dense(output.units, name="calibration")
+    x = calibrate(x)
+    calibrate.set_weights([np.diag(calibration.scale).astype("float32"), calibration.bias.astype("float32")])
     probabilities = keras.layers.Softmax(name="probabilities")(x)
     return keras.Model(pixels, probabilities, name=f"{model.name}_calibrated")
 

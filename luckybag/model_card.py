@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import numpy as np
+
 from luckybag import CLASS_NAMES
+
+MIN_BIN_COUNT = 30  # fewer items than this in a confidence bin say too little to report
 
 
 def _layers(train: dict[str, Any]) -> str:
@@ -17,10 +22,12 @@ def _layers(train: dict[str, Any]) -> str:
         convs = " → ".join(
             f"[Conv2D({f}, {size}){norm} → ReLU]{repeat} → MaxPool({cnn['pool_size']})" for f in cnn["filters"]
         )
-        return (f"Rescaling(1/255){augment} → {convs} → Flatten → Dense({cnn['dense_units']}, relu) "
-                f"(dropout {train['dropout']}) → Dense(10) → ÷T → softmax")
+        return (
+            f"Rescaling(1/255){augment} → {convs} → Flatten → Dense({cnn['dense_units']}, relu) "
+            f"(dropout {train['dropout']}) → Dense(10) → calibration → softmax"
+        )
     hidden = ", ".join(f"Dense({h['units']}, {h['activation']})" for h in train["hidden_layers"]) or "none"
-    return f"Rescaling(1/255) → Flatten → {hidden} (dropout {train['dropout']}) → Dense(10) → ÷T → softmax"
+    return f"Rescaling(1/255) → Flatten → {hidden} (dropout {train['dropout']}) → Dense(10) → calibration → softmax"
 
 
 def _stopping(train: dict[str, Any]) -> str:
@@ -30,13 +37,85 @@ def _stopping(train: dict[str, Any]) -> str:
     return f"early stopping with patience {train['patience']} on {train['monitor']}; {kept}"
 
 
-def render(params: dict[str, Any], train_metrics: dict[str, Any], evaluation: dict[str, Any],
-           exports: dict[str, Any]) -> str:
-    """``params`` is the whole params.yaml (train, preprocess, download and evaluate sections are shown)."""
+def calibration_sentence(bins: list[dict[str, float]], target: float = 0.8) -> str:
+    """What the test items shown at about ``target`` turned out to be, from the reliability bins."""
+    filled = [b for b in bins if b["count"] >= MIN_BIN_COUNT]
+    if not filled:
+        return f"Too few test items share a confidence bin (under {MIN_BIN_COUNT} each) to check this bin by bin."
+    b = min(filled, key=lambda row: (abs(row["confidence"] - target), row["lower"]))
+    gap = b["accuracy"] - b["confidence"]
+    noise = 2 * math.sqrt(b["confidence"] * (1 - b["confidence"]) / b["count"])  # two standard errors
+    if abs(gap) <= noise:
+        verdict = "that agrees with the probabilities within sampling error"
+    elif gap < 0:
+        verdict = "fewer than shown, so there the probabilities are too high"
+    else:
+        verdict = "more than shown, so there the probabilities are too low"
+    return (
+        f"Among the {b['count']:,} test items shown at {b['lower']:.0%}–{b['upper']:.0%} "
+        f"(on average {b['confidence']:.1%}), {b['accuracy']:.1%} were of the class shown; {verdict}."
+    )
+
+
+def confusion_sentence(matrix: np.ndarray, top: int = 3) -> str:
+    """The most often confused pairs of classes (either way round), from the test confusion matrix."""
+    matrix = np.asarray(matrix)
+    errors = int(matrix.sum() - np.trace(matrix))
+    if errors == 0:
+        return "No test item was misclassified."
+    both_ways = matrix + matrix.T
+    pairs = sorted(
+        ((int(both_ways[i, j]), i, j) for i in range(len(matrix)) for j in range(i + 1, len(matrix))),
+        key=lambda pair: (-pair[0], pair[1], pair[2]),
+    )
+    pairs = [pair for pair in pairs[:top] if pair[0] > 0]
+    named = [f"{CLASS_NAMES[i]} and {CLASS_NAMES[j]} ({count:,} item{'s' * (count != 1)})" for count, i, j in pairs]
+    listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + f" and {named[-1]}"
+    share = sum(count for count, _, _ in pairs) / errors
+    return (
+        f"The most frequent confusions on the test set are {listed}: {share:.0%} of its {errors:,} "
+        f"misclassified item{'s' * (errors != 1)} (see the confusion matrix)."
+    )
+
+
+def findings(bins: list[dict[str, float]], confusion: np.ndarray) -> dict[str, str]:
+    """The card's two data-dependent sentences, from the served model's test-set predictions."""
+    return {"calibration": calibration_sentence(bins), "confusion": confusion_sentence(confusion)}
+
+
+def _calibration(evaluation: dict[str, Any]) -> str:
+    cal = evaluation["calibration"]
+    how = (
+        f"temperature scaling (T = {evaluation['temperature']:.4f})"
+        if cal["method"] == "temperature"
+        else "vector scaling (a scale and a bias per class on the log-probabilities)"
+    )
+    chosen = (
+        f"chosen by `auto`: the lower {cal['folds']}-fold cross-fitted validation NLL, "
+        f"temperature {cal['temperature']['val_cross_fitted_nll']:.4f} vs vector {cal['vector']['val_cross_fitted_nll']:.4f}"
+        if cal["requested"] == "auto"
+        else "set in params"
+    )
+    return f"{how}, fitted on the validation split only; {chosen}"
+
+
+def render(
+    params: dict[str, Any],
+    train_metrics: dict[str, Any],
+    evaluation: dict[str, Any],
+    exports: dict[str, Any],
+    facts: dict[str, str],
+) -> str:
+    """``params`` is the whole params.yaml (train, preprocess, download and evaluate sections are shown);
+    ``facts`` are the two sentences of :func:`findings`."""
     train, split = params["train"], params["preprocess"]
     val, test = evaluation["val"], evaluation["test"]
-    checksums = "the official SHA-256 checksums" if params["download"]["sha256"] is None else (
-        "the SHA-256 checksums given in params (not the official ones)")
+    vcf, vin = val["calibrated_cross_fitted"], val["calibrated_in_sample"]
+    checksums = (
+        "the official SHA-256 checksums"
+        if params["download"]["sha256"] is None
+        else ("the SHA-256 checksums given in params (not the official ones)")
+    )
     schedule = ", cosine learning-rate decay" if train["lr_schedule"] == "cosine" else ""
     rows = "\n".join(
         f"| {kind} | {r['runtime']} | {r['max_abs_diff']:.2g} | {'yes' if r['same_argmax'] else 'NO'} |"
@@ -47,25 +126,30 @@ def render(params: dict[str, Any], train_metrics: dict[str, Any], evaluation: di
 Generated by the `export` stage of the luckybag DVC pipeline; do not edit by hand.
 
 ## Model
-- Architecture: {_layers(train)}; {train_metrics['params_count']:,} parameters.
-- Training: {train['optimizer']} (learning rate {train['learning_rate'] or 'Keras default'}{schedule}), batch {train['batch_size']},
-  up to {train['epochs']} epochs, {_stopping(train)};
-  best epoch {train_metrics['best_epoch']} of {train_metrics['epochs_run']}; Keras backend {train['backend']}, seed {train['seed']}.
+- Architecture: {_layers(train)}; {train_metrics["params_count"]:,} parameters.
+- Training: {train["optimizer"]} (learning rate {train["learning_rate"] or "Keras default"}{schedule}), batch {train["batch_size"]},
+  up to {train["epochs"]} epochs, {_stopping(train)};
+  best epoch {train_metrics["best_epoch"]} of {train_metrics["epochs_run"]}; Keras backend {train["backend"]}, seed {train["seed"]}.
 - Input: raw 28×28 grayscale pixels, uint8 0–255, light item on a dark background (scaling is inside the model).
-- Output: probabilities of the 10 classes {', '.join(CLASS_NAMES)}, calibrated by temperature scaling
-  (T = {evaluation['temperature']:.4f}, fitted on the validation split only).
+- Output: probabilities of the 10 classes {", ".join(CLASS_NAMES)}, calibrated by
+  {_calibration(evaluation)}.
 
 ## Data
-Fashion-MNIST: 60,000 training images (of which a share of {split['test_size']} held out for validation,
-random_state {split['random_state']}) and the 10,000 original test images, verified against {checksums}.
+Fashion-MNIST: 60,000 training images (of which a share of {split["test_size"]} held out for validation,
+random_state {split["random_state"]}) and the 10,000 original test images, verified against {checksums}.
 
 ## Metrics
-| split | accuracy | loss | ECE before → after | NLL after | Brier after |
-|---|---|---|---|---|---|
-| validation | {val['accuracy']:.4f} | {val['loss']:.4f} | {val['ece']:.2%} → {val['calibrated']['ece']:.2%} | {val['calibrated']['nll']:.4f} | {val['calibrated']['brier']:.4f} |
-| test | {test['accuracy']:.4f} | {test['loss']:.4f} | {test['ece']:.2%} → {test['calibrated']['ece']:.2%} | {test['calibrated']['nll']:.4f} | {test['calibrated']['brier']:.4f} |
+| split | accuracy | loss | ECE before → after | NLL after | Brier after | accuracy after |
+|---|---|---|---|---|---|---|
+| validation, cross-fitted | {val["accuracy"]:.4f} | {val["loss"]:.4f} | {val["ece"]:.2%} → {vcf["ece"]:.2%} | {vcf["nll"]:.4f} | {vcf["brier"]:.4f} | {vcf["accuracy"]:.4f} |
+| validation, in-sample | | | → {vin["ece"]:.2%} | {vin["nll"]:.4f} | {vin["brier"]:.4f} | {vin["accuracy"]:.4f} |
+| test | {test["accuracy"]:.4f} | {test["loss"]:.4f} | {test["ece"]:.2%} → {test["calibrated"]["ece"]:.2%} | {test["calibrated"]["nll"]:.4f} | {test["calibrated"]["brier"]:.4f} | {test["calibrated"]["accuracy"]:.4f} |
 
-ECE: expected calibration error over {params['evaluate']['calibration_bins']} equal-width confidence bins.
+ECE: expected calibration error over {params["evaluate"]["calibration_bins"]} equal-width confidence bins.
+The validation split chose the epoch and fits the calibration, so its calibrated figures are
+in-sample; the cross-fitted row calibrates each of {evaluation["calibration"]["folds"]} folds with a fit on the others.
+Test ECE after each method: temperature {evaluation["calibration"]["temperature"]["test_ece"]:.2%},
+vector {evaluation["calibration"]["vector"]["test_ece"]:.2%} (the method is chosen on validation, not on these).
 
 ## Exports (each reloaded in a fresh process by its own runtime, test-set probabilities compared)
 | format | runtime | max abs difference | same top class |
@@ -74,12 +158,11 @@ ECE: expected calibration error over {params['evaluate']['calibration_bins']} eq
 
 ## Intended use
 Showing customers of the shop's lucky-bag event how likely each item in a bag is to be of each
-class (`luckybag predict`, `luckybag bag`). Probabilities are calibrated on average: among items
-shown at about 80 %, about 80 % are of that class.
+class (`luckybag predict`, `luckybag bag`). {facts["calibration"]}
 
 ## Limits
 - Trained on centred 28×28 grayscale product photos; other photos must be converted the same way
   (the CLI does) and may still be out of distribution: the probabilities then mean less.
-- Shirt, T-shirt/top, Pullover and Coat are often confused with each other (see the confusion matrix).
+- {facts["confusion"]}
 - Calibration holds for data like the test set; it is not a guarantee for any single item.
 """

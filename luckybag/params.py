@@ -145,6 +145,11 @@ SCHEMA: dict[str, dict[str, Field]] = {
     "evaluate": {
         "batch_size": Field(INT, "an integer >= 1", _int(1)),
         "calibration_bins": Field(INT, "an integer >= 1 (equal-width confidence bins for ECE)", _int(1)),
+        "calibration": Field(
+            str,
+            "one of temperature, vector, auto (the lower cross-fitted validation NLL)",
+            lambda v: v in ("temperature", "vector", "auto"),
+        ),
     },
     "export": {
         "tolerance": Field(FLOAT, "a number > 0", _positive),

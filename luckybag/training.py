@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -92,7 +93,9 @@ def train(
     ]
     if params["patience"] > 0:
         callbacks.append(
-            keras.callbacks.EarlyStopping(monitor=params["monitor"], patience=params["patience"], restore_best_weights=True)
+            keras.callbacks.EarlyStopping(
+                monitor=params["monitor"], patience=params["patience"], restore_best_weights=True
+            )
         )
     if live is not None:
         callbacks.append(LiveLogger(live))

@@ -1,4 +1,4 @@
-"""Stage evaluate: metrics, per-class scores, confusion matrix and temperature-scaling calibration."""
+"""Stage evaluate: metrics, per-class scores, confusion matrix and calibration (temperature or vector scaling)."""
 
 from pathlib import Path
 
@@ -16,28 +16,28 @@ PREDICTIONS = Path("data/predictions.npz")
 METRICS = Path("metrics/eval.json")
 PER_CLASS = Path("metrics/per_class.json")  # an out, not a DVC metric: 80 numbers would drown `dvc exp show`
 CONFUSION_DATA = Path("plots/confusion.json")
-CONFUSION_PNG = Path("plots/confusion.png")
 RELIABILITY_DIR = Path("plots/reliability")
-RELIABILITY_PNG = Path("plots/reliability.png")
 
 
-def split_metrics(labels: np.ndarray, probs: np.ndarray, calibrated: np.ndarray, n_bins: int) -> dict:
+def with_accuracy(probs: np.ndarray, labels: np.ndarray, n_bins: int) -> dict[str, float]:
+    """Scores of calibrated probabilities; vector scaling may change the top class, hence the accuracy."""
+    accuracy = round(float(np.mean(probs.argmax(axis=1) == labels)), 6)
+    return {"accuracy": accuracy, **calibration.scores(probs, labels, n_bins)}
+
+
+def raw_metrics(labels: np.ndarray, probs: np.ndarray, n_bins: int) -> dict:
     from luckybag import metrics
 
     # `loss` is Keras' cross-entropy (probabilities clipped at 1e-7, as in training); `nll` uses
     # the same formula as the calibrated `nll`, so the two are comparable.
-    return {
-        **metrics.summary(labels, probs.astype(np.float32)),
-        **calibration.scores(probs, labels, n_bins),
-        "calibrated": calibration.scores(calibrated, labels, n_bins),
-    }
+    return {**metrics.summary(labels, probs.astype(np.float32)), **calibration.scores(probs, labels, n_bins)}
 
 
 @main_guard
 def main() -> None:
     params = load_section("evaluate")
     use_backend(load_section("train")["backend"])  # the backend the model was trained on
-    from luckybag import metrics, plots
+    from luckybag import metrics
     from luckybag.models import load_checkpoint
 
     model = load_checkpoint(CHECKPOINT)
@@ -46,30 +46,62 @@ def main() -> None:
         name: np.asarray(model.predict(split.images, batch_size=params["batch_size"], verbose=0), dtype=np.float64)
         for name, split in splits.items()
     }
-    temperature = calibration.fit_temperature(probs["val"], splits["val"].labels)  # never on test
-    calibrated = {name: calibration.scale(p, temperature) for name, p in probs.items()}
-    n_bins = params["calibration_bins"]
-    results = {
-        name: split_metrics(split.labels, probs[name], calibrated[name], n_bins) for name, split in splits.items()
-    }
-    results["temperature"] = round(temperature, 6)
+    val, test, n_bins = splits["val"], splits["test"], params["calibration_bins"]
+    # Every calibration is fitted on the validation split only. Cross-fitting (each fold calibrated
+    # by a fit on the other folds) gives out-of-sample validation figures, on which `auto` chooses.
+    fitted = {method: calibration.fit(method, probs["val"], val.labels) for method in calibration.METHODS}
+    cross = {method: calibration.cross_fitted(method, probs["val"], val.labels) for method in calibration.METHODS}
+    method = calibration.choose(params["calibration"], cross, val.labels)
+    chosen = fitted[method]
+    calibrated = {name: chosen.apply(p) for name, p in probs.items()}
 
-    test = splits["test"]
-    save_npz(PREDICTIONS, temperature=np.array(temperature), test=probs["test"], test_calibrated=calibrated["test"])
+    results = {
+        "calibration": {
+            "requested": params["calibration"],
+            "method": method,
+            "folds": calibration.CROSS_FIT_FOLDS,
+            **{
+                name: {
+                    "val_cross_fitted_nll": round(calibration.nll(cross[name], val.labels), 6),
+                    "test_ece": round(calibration.ece(cal.apply(probs["test"]), test.labels, n_bins), 6),
+                }
+                for name, cal in fitted.items()
+            },
+        },
+        "temperature": round(fitted["temperature"].temperature, 6),  # fitted even when not chosen
+        "val": {
+            **raw_metrics(val.labels, probs["val"], n_bins),
+            "calibrated_cross_fitted": with_accuracy(cross[method], val.labels, n_bins),
+            "calibrated_in_sample": with_accuracy(calibrated["val"], val.labels, n_bins),
+        },
+        "test": {
+            **raw_metrics(test.labels, probs["test"], n_bins),
+            "calibrated": with_accuracy(calibrated["test"], test.labels, n_bins),
+        },
+    }
+
+    save_npz(
+        PREDICTIONS,
+        method=np.array(method),
+        scale=chosen.scale,
+        bias=chosen.bias,
+        test=probs["test"],
+        test_calibrated=calibrated["test"],
+    )
     write_json(METRICS, results)
     write_json(PER_CLASS, {name: metrics.per_class(split.labels, probs[name]) for name, split in splits.items()})
-    write_json(CONFUSION_DATA, metrics.confusion_rows(test.labels, probs["test"]))
-    plots.confusion_matrix(metrics.confusion(test.labels, probs["test"]), CONFUSION_PNG)
-    bins = {kind: calibration.reliability(p["test"], test.labels, n_bins) for kind, p in
-            (("uncalibrated", probs), ("calibrated", calibrated))}
-    for kind, rows in bins.items():
+    # The served model's top classes (vector scaling may change a few), as the model card describes them.
+    write_json(CONFUSION_DATA, metrics.confusion_rows(test.labels, calibrated["test"]))
+    for kind, p in (("uncalibrated", probs["test"]), ("calibrated", calibrated["test"])):
+        rows = calibration.reliability(p, test.labels, n_bins)
         write_json(RELIABILITY_DIR / f"{kind}.json", [row for row in rows if row["count"]])
-    plots.reliability_diagram(bins["uncalibrated"], bins["calibrated"], temperature, RELIABILITY_PNG)
     for name in ("val", "test"):
         r = results[name]
+        after = r["calibrated"] if name == "test" else r["calibrated_cross_fitted"]
         print(
             f"evaluate: {name} accuracy {r['accuracy']:.4f}, loss {r['loss']:.4f}, "
-            f"ECE {r['ece']:.4f} -> {r['calibrated']['ece']:.4f} at T={temperature:.3f}"
+            f"ECE {r['ece']:.4f} -> {after['ece']:.4f} by {method} scaling"
+            + (" (cross-fitted)" if name == "val" else "")
         )
 
 

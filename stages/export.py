@@ -5,13 +5,16 @@ probabilities are compared with the trained model's; any mismatch fails the stag
 """
 
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
+from luckybag import calibration
 from luckybag.backend import use_backend
-from luckybag.data import DataError
+from luckybag.calibration import Calibration
+from luckybag.data import DataError, load_split
 from luckybag.errors import main_guard
 from luckybag.io import read_json, write_json, write_text
 from luckybag.params import load_section
@@ -35,16 +38,19 @@ def main() -> None:
     params = load_section("export")
     card_params = {name: load_section(name) for name in ("train", "preprocess", "download", "evaluate")}
     use_backend("tensorflow")  # SavedModel and ONNX export need it; the .keras file is backend-neutral
-    from luckybag import exports, model_card
+    from luckybag import exports, metrics, model_card
     from luckybag.models import load_checkpoint
 
     try:
         with np.load(PREDICTIONS) as predictions:
-            temperature = float(predictions["temperature"])
+            chosen = Calibration(str(predictions["method"]), predictions["scale"], predictions["bias"])
             reference = predictions["test_calibrated"]
-    except (OSError, KeyError, ValueError) as err:
-        raise DataError(f"{PREDICTIONS}: not the evaluate stage's predictions ({err}); re-run evaluate") from None
-    served = exports.build_served(load_checkpoint(CHECKPOINT), temperature)
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(
+            f"{PREDICTIONS}: not the evaluate stage's predictions ({type(err).__name__}: {err}); re-run evaluate"
+        ) from None
+    test = load_split(PREPARED_DIR / "test.npz")
+    served = exports.build_served(load_checkpoint(CHECKPOINT), chosen)
     start = time.perf_counter()
     paths = exports.save_all(served, EXPORT_DIR)
     export_seconds = time.perf_counter() - start
@@ -61,9 +67,16 @@ def main() -> None:
               f"max |diff| {results[kind]['max_abs_diff']:.1e}, same argmax {results[kind]['same_argmax']}")
     write_json(METRICS, results)
     write_json(TIMING, timing)
-    write_text(MODEL_CARD, model_card.render(
-        card_params, read_json("metrics/train.json"), read_json("metrics/eval.json"), results
-    ))
+    findings = model_card.findings(
+        calibration.reliability(reference, test.labels, card_params["evaluate"]["calibration_bins"]),
+        metrics.confusion(test.labels, reference),
+    )
+    write_text(
+        MODEL_CARD,
+        model_card.render(
+            card_params, read_json("metrics/train.json"), read_json("metrics/eval.json"), results, findings
+        ),
+    )
     failed = [kind for kind, result in results.items() if not result["ok"]]
     if failed:
         raise exports.ExportError(

@@ -1,16 +1,15 @@
-"""Stage preprocess: parse IDX, split train/validation, keep test apart; sample figure."""
+"""Stage preprocess: parse IDX, split train/validation, keep test apart."""
 
 from pathlib import Path
 
 from sklearn.model_selection import train_test_split
 
-from luckybag import data, plots
+from luckybag import data
 from luckybag.errors import main_guard
 from luckybag.params import load_section
 
 RAW_DIR = Path("data/raw")
 PREPARED_DIR = Path("data/prepared")
-SAMPLES_PNG = Path("plots/samples.png")
 
 
 @main_guard
@@ -29,7 +28,6 @@ def main() -> None:
     for name, split in splits.items():
         data.save_split(PREPARED_DIR / f"{name}.npz", split)
         print(f"{PREPARED_DIR / name}.npz: {len(split)} images")
-    plots.samples(images, labels, SAMPLES_PNG)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ PREPARED_DIR = Path("data/prepared")
 CHECKPOINT = Path("models/checkpoint.keras")
 SUMMARY = Path("models/summary.txt")
 LIVE_DIR = Path("dvclive")
-LOSS_PNG = Path("plots/loss.png")
 METRICS = Path("metrics/train.json")
 TIMING = Path("timings/train.json")
 
@@ -23,16 +22,16 @@ def main() -> None:
     params = load_section("train")
     use_backend(params["backend"])  # before anything imports Keras
     from dvclive import Live
-
-    from luckybag import models, plots, training
+    from luckybag import models, training
 
     train_split = data.load_split(PREPARED_DIR / "train.npz")
     val_split = data.load_split(PREPARED_DIR / "val.npz")
 
     start = time.perf_counter()
-    with atomic_path(CHECKPOINT) as checkpoint, Live(
-        str(LIVE_DIR), dvcyaml=None, save_dvc_exp=False, report=None
-    ) as live:
+    with (
+        atomic_path(CHECKPOINT) as checkpoint,
+        Live(str(LIVE_DIR), dvcyaml=None, save_dvc_exp=False, report=None) as live,
+    ):
         live.log_params(params)
         result = training.train(params, train_split, val_split, checkpoint, live)
         reproducible_keras_archive(checkpoint)
@@ -40,7 +39,6 @@ def main() -> None:
 
     history, best = result.history, result.best_epoch - 1
     write_text(SUMMARY, models.summary_text(result.model))
-    plots.loss_curves(history, result.best_epoch, LOSS_PNG)
     write_json(
         METRICS,
         {

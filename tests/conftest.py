@@ -67,7 +67,15 @@ def mirror(tmp_path: Path) -> tuple[Path, dict[str, str]]:
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    # PYTHONPATH ".": stage scripts import the luckybag copy of the repo they run in (a project copy,
+    # DVC's temporary experiment copy), not the editable install's, so a code change there takes effect.
+    pythonpath = os.pathsep.join(filter(None, [".", os.environ.get("PYTHONPATH")]))
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "DVC_NO_ANALYTICS": "1",
+        "PYTHONPATH": pythonpath,
+    }
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if check and done.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")

@@ -32,30 +32,61 @@ def require_backend(backend: str) -> None:
         pytest.skip("torch is not installed (make torch)")
 
 
-def set_backend(project: Path, backend: str) -> None:
+def set_train(project: Path, **values: object) -> None:
     path = project / "params.yaml"
     params = yaml.safe_load(path.read_text())
-    params["train"]["backend"] = backend
+    params["train"].update(values)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def set_backend(project: Path, backend: str) -> None:
+    set_train(project, backend=backend, steps_per_execution=50)
+
+
+def metrics_bytes(project: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted((project / "metrics").glob("*.json"))}
+
+
+def run_model_stages(project: Path) -> None:
+    shutil.rmtree(project / "dvclive", ignore_errors=True)  # as DVC would remove the train stage's outs
+    for stage in ("train", "evaluate", "export"):
+        run(["python", f"stages/{stage}.py"], project)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_backend_trains_evaluates_exports_and_repeats_itself(prepared_project: Path, backend: str) -> None:
     require_backend(backend)
     set_backend(prepared_project, backend)
-    run(["python", "stages/train.py"], prepared_project)
-    first = (prepared_project / "metrics/train.json").read_bytes()
+    run_model_stages(prepared_project)
+    first = metrics_bytes(prepared_project)
+    assert set(first) == {"train.json", "eval.json", "export.json"}
     assert json.loads((prepared_project / "timings/train.json").read_text())["backend"] == backend
-    for stage in ("evaluate", "export"):
-        run(["python", f"stages/{stage}.py"], prepared_project)
     evaluation = json.loads((prepared_project / "metrics/eval.json").read_text())
     assert evaluation["test"]["accuracy"] > 0.3  # the tiny bands are learnable; chance is 0.1
     exported = json.loads((prepared_project / "metrics/export.json").read_text())
     assert all(result["ok"] for result in exported.values()), exported
 
-    shutil.rmtree(prepared_project / "dvclive")
-    run(["python", "stages/train.py"], prepared_project)
-    assert (prepared_project / "metrics/train.json").read_bytes() == first  # same seed, same bytes
+    run_model_stages(prepared_project)
+    assert metrics_bytes(prepared_project) == first  # same seed, same bytes: every metrics file
+
+
+# torch's Keras trainer always runs one step per call, so only jax and tensorflow have something to compare.
+@pytest.mark.parametrize("backend", ["jax", "tensorflow"])
+def test_fifty_steps_per_call_give_the_numbers_of_one(prepared_project: Path, backend: str) -> None:
+    logs = {}
+    for steps in (1, 50):
+        set_train(prepared_project, backend=backend, steps_per_execution=steps)
+        shutil.rmtree(prepared_project / "dvclive", ignore_errors=True)
+        run(["python", "stages/train.py"], prepared_project)
+        logs[steps] = {
+            path.relative_to(prepared_project).as_posix(): path.read_bytes()
+            for path in [
+                prepared_project / "metrics/train.json",
+                *sorted((prepared_project / "dvclive/plots").rglob("*.tsv")),
+            ]
+        }
+    assert len(logs[1]) == 5  # train.json and the four per-epoch logs
+    assert logs[50] == logs[1]
 
 
 def test_cnn_trains_evaluates_and_exports_every_format(prepared_project: Path) -> None:

@@ -2,8 +2,8 @@ import gzip
 import http.server
 import struct
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest

@@ -21,7 +21,11 @@ def test_defaults_are_the_seeds_final_setup(defaults: dict) -> None:
     train = defaults["train"]
     assert train["hidden_layers"] == [{"units": 100, "activation": "relu"}]
     assert (train["dropout"], train["optimizer"], train["epochs"], train["patience"], train["batch_size"]) == (
-        0.3, "adam", 20, 2, 32,
+        0.3,
+        "adam",
+        20,
+        2,
+        32,
     )
     assert defaults["baseline"]["max_iter"] == 5
     assert (defaults["preprocess"]["test_size"], defaults["preprocess"]["random_state"]) == (0.2, 42)
@@ -65,7 +69,9 @@ def test_unknown_and_missing_keys(defaults: dict) -> None:
 
 def test_unknown_section(defaults: dict) -> None:
     defaults["tarin"] = {}
-    assert params.validate(defaults) == ["params: unknown section 'tarin' (allowed: download, preprocess, baseline, train, evaluate, export)"]
+    assert params.validate(defaults) == [
+        "params: unknown section 'tarin' (allowed: download, preprocess, baseline, train, evaluate, export)"
+    ]
 
 
 def test_load_section_raises_listing_all_problems(tmp_path: Path, defaults: dict) -> None:

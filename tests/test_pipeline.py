@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -39,14 +40,23 @@ def stages_ran(output: str) -> list[str]:
 
 def test_repro_then_experiment(tiny_project: Path) -> None:
     first = run(["dvc", "repro"], tiny_project)
-    assert stages_ran(first.stdout) == ["check-params", "download", "preprocess", "baseline", "train", "evaluate", "export"]
+    assert stages_ran(first.stdout) == [
+        "check-params",
+        "download",
+        "preprocess",
+        "baseline",
+        "train",
+        "evaluate",
+        "export",
+        "plots",
+    ]
     for name in EXPECTED_OUTPUTS:
         assert (tiny_project / name).exists(), name
 
     evaluation = json.loads((tiny_project / "metrics/eval.json").read_text())
     assert {"accuracy", "loss"} <= set(evaluation["val"]) and {"accuracy", "loss"} <= set(evaluation["test"])
-    assert 0.05 < evaluation["temperature"] < 20
-    assert {"ece", "nll", "brier"} <= set(evaluation["test"]["calibrated"])
+    assert {"ece", "nll", "brier", "accuracy"} <= set(evaluation["test"]["calibrated"])
+    assert_calibration_is_what_was_applied(tiny_project, evaluation)
     exported = json.loads((tiny_project / "metrics/export.json").read_text())
     assert set(exported) == {"keras", "weights", "savedmodel", "onnx"}
     assert all(result["ok"] and result["max_abs_diff"] <= 1e-5 for result in exported.values())
@@ -57,11 +67,20 @@ def test_repro_then_experiment(tiny_project: Path) -> None:
     assert stages_ran(again.stdout) == []
     assert "up to date" in again.stdout
 
+    loss_png = (tiny_project / "plots/loss.png").read_bytes()
+    plots_py = tiny_project / "luckybag/plots.py"
+    plots_py.write_text(plots_py.read_text().replace('label="validation")', 'label="validation", linestyle="--")'))
+    restyled = run(["dvc", "repro"], tiny_project)
+    assert stages_ran(restyled.stdout) == ["plots"]  # a new plot style retrains nothing
+    assert (tiny_project / "plots/loss.png").read_bytes() != loss_png
+
     run(["git", "add", "-A"], tiny_project)
     run(["git", "commit", "-qm", "baseline run"], tiny_project)
-    exp = run(["dvc", "exp", "run", "-n", "sgd-nodrop", "-S", "train.optimizer=sgd", "-S", "train.dropout=0"], tiny_project)
+    exp = run(
+        ["dvc", "exp", "run", "-n", "sgd-nodrop", "-S", "train.optimizer=sgd", "-S", "train.dropout=0"], tiny_project
+    )
     # Only what depends on train params re-runs.
-    assert stages_ran(exp.stdout) == ["check-params", "train", "evaluate", "export"]
+    assert stages_ran(exp.stdout) == ["check-params", "train", "evaluate", "export", "plots"]
 
     shown = json.loads(run(["dvc", "exp", "show", "--json"], tiny_project).stdout)
     rows = {}
@@ -78,7 +97,29 @@ def test_repro_then_experiment(tiny_project: Path) -> None:
     assert "test" in rows["sgd-nodrop"]["data"]["metrics"]["metrics/eval.json"]["data"]
 
 
+def assert_calibration_is_what_was_applied(project: Path, evaluation: dict) -> None:
+    """The calibration evaluate saved reproduces its calibrated test probabilities and their figures,
+    and, fitted on validation, cannot do worse there than no calibration (the identity is a candidate)."""
+    from luckybag import calibration
+    from luckybag.data import load_split
+
+    with np.load(project / "data/predictions.npz") as saved:
+        method = str(saved["method"])
+        chosen = calibration.Calibration(method, saved["scale"], saved["bias"])
+        np.testing.assert_allclose(chosen.apply(saved["test"]), saved["test_calibrated"], atol=1e-12)
+        calibrated = saved["test_calibrated"]
+    assert method == evaluation["calibration"]["method"] in calibration.METHODS
+    labels = load_split(project / "data/prepared/test.npz").labels
+    assert calibration.ece(calibrated, labels) == pytest.approx(evaluation["test"]["calibrated"]["ece"], abs=1e-6)
+    assert evaluation["calibration"][method]["test_ece"] == evaluation["test"]["calibrated"]["ece"]
+    assert evaluation["val"]["calibrated_in_sample"]["nll"] <= evaluation["val"]["nll"] + 1e-6
+    if method == "temperature":
+        assert chosen.temperature == pytest.approx(evaluation["temperature"], abs=1e-6)
+
+
 def test_bad_param_fails_the_stage_with_one_line_and_no_output(tiny_project: Path) -> None:
+    for stage in ("download", "preprocess"):  # with data present, only the params check can stop training
+        run(["python", f"stages/{stage}.py"], tiny_project)
     params_path = tiny_project / "params.yaml"
     params = yaml.safe_load(params_path.read_text())
     params["train"]["dropout"] = 1.5

@@ -74,9 +74,7 @@ class PoisonWeights(keras.callbacks.Callback):
 
 
 @pytest.mark.parametrize("monitor", ["val_loss", "val_accuracy"])
-def test_loss_turning_nan_midway_keeps_the_best_finite_epoch(
-    tmp_path: Path, train_params: dict, monitor: str
-) -> None:
+def test_loss_turning_nan_midway_keeps_the_best_finite_epoch(tmp_path: Path, train_params: dict, monitor: str) -> None:
     train_params.update(monitor=monitor, patience=0, epochs=4)
     checkpoint = tmp_path / "best.keras"
     val = tiny_split(100, 1)
