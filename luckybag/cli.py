@@ -6,11 +6,14 @@ import argparse
 import sys
 
 from luckybag.errors import LuckybagError
-from luckybag.params import PARAMS_FILE, problems_message, read_params, validate
 from luckybag.predict import add_commands
+
+PARAMS_FILE = "params.yaml"  # luckybag.params (and PyYAML) load only for check-params: predict stays light
 
 
 def check_params(args: argparse.Namespace) -> int:
+    from luckybag.params import problems_message, read_params, validate
+
     problems = validate(read_params(args.params))
     if problems:
         print(f"error: {problems_message(problems)}", file=sys.stderr)

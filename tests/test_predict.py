@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from luckybag import CLASS_NAMES
-from luckybag import cli
+from luckybag import CLASS_NAMES, cli, screening, served
 from luckybag import predict as P
 from tests.conftest import ROOT, idx_bytes, make_images, write_idx_gz
 
@@ -49,6 +48,14 @@ def build_model(output_units: int = 10, input_side: int = 28, activation: str = 
         protos /= np.linalg.norm(protos, axis=1, keepdims=True)
         model.layers[-1].set_weights([8.0 * protos.T, np.zeros(10, dtype=np.float32)])
     return model
+
+
+@pytest.fixture(autouse=True)
+def no_screening(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stand-in's bars fill their box, which no garment does: screen nothing but blank images here.
+
+    (The committed thresholds are tested on real items and non-items in test_screening.py.)"""
+    monkeypatch.setattr(screening, "read_thresholds", lambda path=None: {"ink": {"min": 0.01}})
 
 
 def write_labels(path: Path, names=CLASS_NAMES) -> Path:
@@ -108,11 +115,11 @@ def test_predict_table_for_photos_of_every_kind(capsys, model_path, images):
     status, out, err = run_cli(capsys, "predict", *(p for p, _ in images.values()), "--model", model_path)
     assert status == 0 and err == []
     lines = out.splitlines()
-    assert lines[0].split() == ["input", "top", "1", "top", "2", "top", "3"]
+    assert lines[0].split() == ["input", "backdrop", "top", "1", "top", "2", "top", "3"]
     assert len(lines) == 1 + len(images)
-    for line, (path, c) in zip(lines[1:], images.values()):
+    for line, (path, c) in zip(lines[1:], images.values(), strict=True):
         assert line.startswith(str(path))
-        assert line[len(str(path)) :].split()[0] == CLASS_NAMES[c].split()[0]
+        assert line[len(str(path)) :].split()[:2] == ["dark", CLASS_NAMES[c].split()[0]]
         assert "%" in line
 
 
@@ -122,7 +129,7 @@ def test_predict_json_probabilities_and_top_k(capsys, model_path, images):
     assert status == 0 and err == []
     records = json.loads(out)
     assert [r["input"] for r in records] == [str(p) for p in paths]
-    for record, (_, c) in zip(records, images.values()):
+    for record, (_, c) in zip(records, images.values(), strict=True):
         probs = record["probabilities"]
         assert list(probs) == list(CLASS_NAMES)
         assert sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
@@ -145,27 +152,61 @@ def test_photo_matches_the_array_it_shows(capsys, model_path, tmp_path):
     assert np.abs(a - b).max() < 0.05
 
 
-def test_dark_item_on_light_photo_needs_invert(capsys, model_path, tmp_path):
+def test_dark_item_on_light_photo_is_inverted_by_default(capsys, model_path, tmp_path):
+    """--background auto (the default) sees the light backdrop and inverts, without a warning."""
     path = tmp_path / "dark.jpg"
     photo(8, dark_on_light=True).convert("RGB").save(path, quality=90)
-    status, out, err = run_cli(capsys, "predict", path, "--model", model_path)
+    for flags in ([], ["--background", "light"], ["--invert"]):
+        status, out, err = run_cli(capsys, "predict", path, "--json", *flags, "--model", model_path)
+        assert status == 0 and err == [], flags
+        record = json.loads(out)[0]
+        assert record["top"][0]["class"] == CLASS_NAMES[8], flags
+        assert record["background"] == "light" and record["inverted"] is True, flags
+    status, out, err = run_cli(capsys, "predict", path, "--background", "dark", "--model", model_path)
     assert status == 0
     assert len(err) == 1 and err[0].startswith(f"warning: {path}:") and "--invert" in err[0]
-    status, out, err = run_cli(capsys, "predict", path, "--invert", "--json", "--model", model_path)
+    assert out.splitlines()[1].split()[1] == "dark"
+
+
+def test_light_item_on_dark_photo_is_left_alone_by_default(capsys, model_path, tmp_path):
+    path = tmp_path / "light.jpg"
+    photo(3).convert("RGB").save(path, quality=90)
+    status, out, err = run_cli(capsys, "predict", path, "--json", "--model", model_path)
     assert status == 0 and err == []
-    assert json.loads(out)[0]["top"][0]["class"] == CLASS_NAMES[8]
+    record = json.loads(out)[0]
+    assert (record["background"], record["inverted"], record["top"][0]["class"]) == ("dark", False, CLASS_NAMES[3])
+    status, out, err = run_cli(capsys, "predict", path, "--invert", "--model", model_path)
+    assert len(err) == 1 and "after --invert the background is mostly bright" in err[0]
 
 
-def test_dark_cutout_on_transparent_background_warns(capsys, model_path, tmp_path):
+def test_invert_and_background_together_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["predict", "x.png", "--invert", "--background", "dark"])
+    assert exit_info.value.code == 2
+    assert "not allowed with" in capsys.readouterr().err
+
+
+def test_dark_cutout_on_transparent_background(capsys, model_path, tmp_path):
     rgba = np.zeros((28, 28, 4), dtype=np.uint8)
     rgba[..., 3] = np.where(bar(2) > 0, 255, 0)  # a black item, transparent around it
     path = tmp_path / "cutout.png"
     Image.fromarray(rgba, "RGBA").resize((200, 200)).save(path)
-    _, _, err = run_cli(capsys, "predict", path, "--model", model_path)
-    assert len(err) == 1 and "transparent" in err[0] and "--invert" in err[0]
-    status, out, err = run_cli(capsys, "predict", path, "--invert", "--json", "--model", model_path)
+    status, out, err = run_cli(capsys, "predict", path, "--json", "--model", model_path)
     assert status == 0 and err == []
     assert json.loads(out)[0]["top"][0]["class"] == CLASS_NAMES[2]
+    _, _, err = run_cli(capsys, "predict", path, "--background", "dark", "--model", model_path)
+    assert len(err) == 1 and "transparent" in err[0] and "--invert" in err[0]
+
+
+def test_dark_arrays_are_inverted_as_a_file(capsys, model_path, tmp_path):
+    """auto inverts a file of 28x28 arrays when most of them have a bright ring; one decision per file."""
+    batch = np.stack([bar(c) for c in range(10)])
+    np.save(tmp_path / "light.npy", 255 - batch)
+    status, out, err = run_cli(capsys, "predict", tmp_path / "light.npy", "--json", "--model", model_path)
+    assert status == 0 and err == []
+    records = json.loads(out)
+    assert [r["top"][0]["class"] for r in records] == list(CLASS_NAMES)
+    assert {r["background"] for r in records} == {"light"}
 
 
 def test_npy_and_idx_batches(capsys, model_path, tmp_path):
@@ -254,6 +295,30 @@ def test_bag_command(capsys, model_path, images, tmp_path):
     assert lines[1].split() == ["class", "expected", "P(at", "least", "one)"]
     assert len(lines) == 2 + 10
 
+    status, out, err = run_cli(capsys, "bag", *paths, "--top-k", "2", "--model", model_path)
+    assert status == 0 and err == []
+    assert [line.split() for line in out.splitlines()[2:]] == [line.split() for line in lines[2:4]]
+
+
+def test_flagged_inputs_are_marked_and_left_out_of_the_bag(capsys, model_path, tmp_path):
+    Image.fromarray(bar(5)).save(tmp_path / "item.png")
+    Image.new("RGB", (300, 200), (250, 250, 250)).save(tmp_path / "blank.jpg")
+    paths = [tmp_path / "item.png", tmp_path / "blank.jpg"]
+    status, out, err = run_cli(capsys, "predict", *paths, "--json", "--model", model_path)
+    assert status == 0 and err == []
+    records = json.loads(out)
+    assert [(r["in_distribution"], r["out_of_range"]) for r in records] == [(True, []), (False, ["ink"])]
+    status, out, _ = run_cli(capsys, "predict", *paths, "--model", model_path)
+    lines = out.splitlines()
+    assert P.FLAG_MARK not in lines[1] and lines[2].endswith(P.FLAG_MARK)
+    assert lines[3].startswith(f"{P.FLAG_MARK}: ")
+    status, out, _ = run_cli(capsys, "bag", *paths, "--model", model_path)
+    assert out.splitlines()[0] == "lucky bag of 1 item (items independent); left out 1 input not like a fashion item"
+    status, out, _ = run_cli(capsys, "bag", *paths, "--json", "--model", model_path)
+    bag = json.loads(out)
+    assert (bag["items"], bag["inputs"], bag["left_out"]) == (1, [str(paths[0])], [str(paths[1])])
+    assert sum(r["expected"] for r in bag["classes"]) == pytest.approx(1.0, abs=1e-5)
+
 
 # --- bad input -------------------------------------------------------------------------------
 
@@ -298,8 +363,22 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[Path, str]]:
 
 
 BAD_KINDS = [
-    "missing", "directory", "empty", "truncated", "garbage", "text renamed .png", "wrong shape", "channels",
-    "NaN", "above 255", "negative", "pickled objects", "no images", "text renamed .npy", "IDX labels", "corrupt IDX",
+    "missing",
+    "directory",
+    "empty",
+    "truncated",
+    "garbage",
+    "text renamed .png",
+    "wrong shape",
+    "channels",
+    "NaN",
+    "above 255",
+    "negative",
+    "pickled objects",
+    "no images",
+    "text renamed .npy",
+    "IDX labels",
+    "corrupt IDX",
 ]
 
 
@@ -316,12 +395,12 @@ def test_bad_input_is_one_line_and_the_good_ones_are_still_predicted(capsys, mod
 
 def test_all_bad_inputs_listed_model_never_loaded(capsys, model_path, tmp_path, monkeypatch):
     bad = _bad_inputs(tmp_path)
-    monkeypatch.setattr(P, "load_model", lambda path: pytest.fail("the model was loaded for no usable input"))
+    monkeypatch.setattr(served, "load", lambda path, runtime: pytest.fail("the model was loaded for no usable input"))
     for command in ("predict", "bag"):
         status, out, err = run_cli(capsys, command, *(p for p, _ in bad.values()), "--model", model_path)
         assert status == 2 and out == ""
         assert len(err) == len(bad)
-        assert all(line.startswith(f"error: {p}: ") for line, (p, _) in zip(err, bad.values()))
+        assert all(line.startswith(f"error: {p}: ") for line, (p, _) in zip(err, bad.values(), strict=True))
 
 
 def test_bag_with_a_bad_input(capsys, model_path, tmp_path):
@@ -336,9 +415,21 @@ def test_no_traceback_from_the_command_line(model_path, tmp_path):
     Image.fromarray(bar(2)).save(tmp_path / "good.png")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
-        [sys.executable, "-m", "luckybag", "predict", str(tmp_path / "notes.png"), str(tmp_path / "good.png"),
-         "--model", str(model_path)],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "luckybag",
+            "predict",
+            str(tmp_path / "notes.png"),
+            str(tmp_path / "good.png"),
+            "--model",
+            str(model_path),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [done.stderr.strip()]  # one line
@@ -383,16 +474,26 @@ def _not_ours(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
     build_model().save(nolabels)
     shortlabels = _save(build_model(), tmp_path / "shortlabels")
     write_labels(shortlabels.parent / "labels.json", CLASS_NAMES[:9])
-    unsafe = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Lambda(lambda x: x * 2.0),
-                               keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    unsafe = keras.Sequential(
+        [
+            keras.Input(shape=(28, 28)),
+            keras.layers.Lambda(lambda x: x * 2.0),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     return {
-        "wrong output": (["--model", str(_save(build_model(output_units=5), tmp_path / "five"))],
-                         "output shape (None, 5); expected (None, 10)"),
-        "wrong input": (["--model", str(_save(build_model(input_side=32), tmp_path / "big"))],
-                        "input shape (None, 32, 32); expected (None, 28, 28)"),
+        "wrong output": (
+            ["--model", str(_save(build_model(output_units=5), tmp_path / "five"))],
+            "output shape (None, 5); expected (None, 10)",
+        ),
+        "wrong input": (
+            ["--model", str(_save(build_model(input_side=32), tmp_path / "big"))],
+            "input shape (None, 32, 32); expected (None, 28, 28)",
+        ),
         "logits": (["--model", str(_save(build_model(activation=None), tmp_path / "logits"))], "not probabilities"),
         "text renamed model.keras": (["--model", str(text)], "not a .keras model"),
-        "not .keras": (["--model", str(tmp_path / "text" / "labels.json")], "not a .keras file"),
+        "not .keras": (["--runtime", "keras", "--model", str(tmp_path / "text" / "labels.json")], "not a .keras file"),
         "missing model": (["--model", str(tmp_path / "nowhere" / "model.keras")], "model file not found"),
         "missing labels": (["--model", str(nolabels)], "labels file not found"),
         "nine labels": (["--model", str(shortlabels)], "10 class names"),

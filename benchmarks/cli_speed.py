@@ -1,0 +1,102 @@
+"""`luckybag predict` as whole processes: onnxruntime (the default) against --runtime keras, in one run.
+
+For one 28x28 PNG and for 1,000 test images in one .npy, each command runs ``--runs`` times
+after a warm-up (wall time: min and median; peak memory: max RSS of the process, from
+/usr/bin/time). Writes benchmarks/results/cli_speed.json.
+
+    .venv/bin/python benchmarks/cli_speed.py     # after `dvc repro` (models/, data/prepared/test.npz)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from luckybag.io import write_json
+
+TARGETS = {"png": 0.3, "npy": 0.5, "peak_mib": 100}  # issue 12: seconds wall, MiB peak memory
+OUT = Path("benchmarks/results/cli_speed.json")
+
+
+def timed(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, peak RSS MiB) of one run of ``cmd``; its output is discarded, a failure stops the benchmark."""
+    with tempfile.NamedTemporaryFile(suffix=".time") as report:
+        start = time.perf_counter()
+        done = subprocess.run(
+            ["/usr/bin/time", "-o", report.name, "-f", "%M", *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        wall = time.perf_counter() - start
+        if done.returncode != 0:
+            raise SystemExit(f"error: {' '.join(cmd)} failed: {done.stderr.decode()[-500:]}")
+        peak_kib = int(Path(report.name).read_text().split()[-1])
+    return wall, peak_kib / 1024
+
+
+def measure(cmd: list[str], runs: int) -> dict[str, float]:
+    timed(cmd)  # warm-up: file cache, compiled bytecode
+    results = [timed(cmd) for _ in range(runs)]
+    walls = [wall for wall, _ in results]
+    return {
+        "wall_min_s": round(min(walls), 3),
+        "wall_median_s": round(statistics.median(walls), 3),
+        "peak_mib": round(max(peak for _, peak in results), 1),
+        "runs": runs,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=Path, default=Path("models"), help="directory with model.onnx, model.keras")
+    parser.add_argument("--test", type=Path, default=Path("data/prepared/test.npz"))
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+
+    luckybag = str(Path(sys.executable).with_name("luckybag"))
+    with np.load(args.test) as data:
+        images = data["images"][:1000]
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="luckybag-cli-speed-") as tmp:
+        png, npy = Path(tmp) / "item0.png", Path(tmp) / "batch1000.npy"
+        Image.fromarray(images[0]).save(png)
+        np.save(npy, images)
+        for kind, path in (("png", png), ("npy", npy)):
+            results[kind] = {}
+            for runtime, model in (("onnx", "model.onnx"), ("keras", "model.keras")):
+                cmd = [luckybag, "predict", str(path), "--runtime", runtime, "--model", str(args.models / model)]
+                results[kind][runtime] = measure(cmd, args.runs)
+                print(f"{kind} {runtime}: {results[kind][runtime]}", flush=True)
+    write_json(
+        args.out,
+        {
+            "command": "python benchmarks/cli_speed.py " + " ".join(sys.argv[1:]),
+            "inputs": {"png": "one 28x28 test image as PNG", "npy": "1,000 test images in one .npy"},
+            "cpus": os.cpu_count(),
+            "targets": TARGETS,
+            "results": results,
+        },
+    )
+    print(
+        f"\n{'input':6s} {'onnxruntime (median)':>22s} {'keras (median)':>16s} {'ratio':>7s} {'peak MiB onnx/keras':>20s}"
+    )
+    for kind, by_runtime in results.items():
+        onnx, keras = by_runtime["onnx"], by_runtime["keras"]
+        ratio = keras["wall_median_s"] / onnx["wall_median_s"]
+        print(
+            f"{kind:6s} {onnx['wall_median_s']:>20.3f} s {keras['wall_median_s']:>14.3f} s {ratio:>6.1f}x "
+            f"{onnx['peak_mib']:>9.0f} / {keras['peak_mib']:.0f}"
+        )
+    print(f"{args.out}: written")
+
+
+if __name__ == "__main__":
+    main()
