@@ -12,62 +12,20 @@ from luckybag.errors import LuckybagError
 NUM_CLASSES = 10
 
 
-@keras.saving.register_keras_serializable(package="luckybag")
-class MirrorTwins(keras.layers.Layer):
-    """At inference, each image followed by its mirror image: (N, 28, 28) -> (2N, 28, 28).
-
-    With :class:`MirrorMean` before the output layer, the model's logits are the mean of an image's and
-    its mirror image's (a mirrored garment is the same garment). Inside the model, so every
-    export and the CLI predict the same way. The identity while training.
-    """
-
-    def call(self, images: Any, training: bool | None = None) -> Any:
-        if training:
-            return images
-        return keras.ops.concatenate([images, keras.ops.flip(images, axis=2)], axis=0)
-
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        return input_shape
-
-
-@keras.saving.register_keras_serializable(package="luckybag")
-class MirrorMean(keras.layers.Layer):
-    """At inference, the mean of each image's features and its mirror image's: (2N, D) -> (N, D).
-
-    The output Dense layer is linear before its softmax, so this is the mean of the two logits.
-    """
-
-    def call(self, features: Any, training: bool | None = None) -> Any:
-        if training:
-            return features
-        pairs = keras.ops.reshape(features, (2, -1, features.shape[-1]))
-        return keras.ops.mean(pairs, axis=0)
-
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        return input_shape
-
-
-def build_dense(
-    hidden_layers: list[dict[str, Any]], dropout: float = 0.0, mirror_average: bool = False
-) -> keras.Sequential:
+def build_dense(hidden_layers: list[dict[str, Any]], dropout: float = 0.0) -> keras.Sequential:
     """Input 28x28 raw pixels -> scale to [0, 1] -> Flatten -> Dense... -> Dense(10, softmax).
 
     Scaling lives inside the model so callers feed raw uint8 pixels and can't
     get preprocessing wrong. Dropout follows each hidden layer, as in the seed.
-    ``mirror_average``: predict from the mean logits of each image and its mirror image.
     """
     model = keras.Sequential(name="dense")
     model.add(keras.Input(shape=(28, 28), name="pixels"))
-    if mirror_average:
-        model.add(MirrorTwins(name="mirror_twins"))
     model.add(keras.layers.Rescaling(1.0 / 255, name="scale"))
     model.add(keras.layers.Flatten(name="flatten"))
     for i, layer in enumerate(hidden_layers, start=1):
         model.add(keras.layers.Dense(layer["units"], activation=layer["activation"], name=f"hidden{i}"))
         if dropout > 0:
             model.add(keras.layers.Dropout(dropout, name=f"dropout{i}"))
-    if mirror_average:
-        model.add(MirrorMean(name="mirror_mean"))
     model.add(keras.layers.Dense(NUM_CLASSES, activation="softmax", name="output"))
     return model
 
@@ -81,19 +39,15 @@ def build_cnn(
     batch_norm: bool = False,
     augment: bool = False,
     convs_per_block: int = 1,
-    mirror_average: bool = False,
 ) -> keras.Sequential:
     """The textbook's next chapter: [(Conv2D -> (BatchNorm) -> ReLU) x convs_per_block -> MaxPool] per filter count,
     then Flatten -> Dense(dense_units, relu) -> Dropout -> Dense(10, softmax). Same raw-pixel input.
 
     ``augment`` adds random mirror images and shifts of up to 2 pixels while training
     (a mirrored or shifted garment is still the same garment); they do nothing at inference.
-    ``mirror_average``: predict from the mean logits of each image and its mirror image.
     """
     model = keras.Sequential(name="cnn")
     model.add(keras.Input(shape=(28, 28), name="pixels"))
-    if mirror_average:
-        model.add(MirrorTwins(name="mirror_twins"))
     model.add(keras.layers.Rescaling(1.0 / 255, name="scale"))
     model.add(keras.layers.Reshape((28, 28, 1), name="channel"))
     if augment:
@@ -102,7 +56,9 @@ def build_cnn(
     for i, count in enumerate(filters, start=1):
         for j in range(1, convs_per_block + 1):
             suffix = f"{i}" if convs_per_block == 1 else f"{i}_{j}"
-            model.add(keras.layers.Conv2D(count, kernel_size, padding="same", use_bias=not batch_norm, name=f"conv{suffix}"))
+            model.add(
+                keras.layers.Conv2D(count, kernel_size, padding="same", use_bias=not batch_norm, name=f"conv{suffix}")
+            )
             if batch_norm:
                 model.add(keras.layers.BatchNormalization(name=f"norm{suffix}"))
             model.add(keras.layers.Activation("relu", name=f"relu{suffix}"))
@@ -111,8 +67,6 @@ def build_cnn(
     model.add(keras.layers.Dense(dense_units, activation="relu", name="hidden1"))
     if dropout > 0:
         model.add(keras.layers.Dropout(dropout, name="dropout1"))
-    if mirror_average:
-        model.add(MirrorMean(name="mirror_mean"))
     model.add(keras.layers.Dense(NUM_CLASSES, activation="softmax", name="output"))
     return model
 
@@ -122,10 +76,16 @@ def build_model(params: dict[str, Any]) -> keras.Sequential:
     if params["model"] == "cnn":
         cnn = params["cnn"]
         return build_cnn(
-            cnn["filters"], cnn["kernel_size"], cnn["pool_size"], cnn["dense_units"], params["dropout"],
-            cnn["batch_norm"], cnn["augment"], cnn["convs_per_block"], params["mirror_average"],
+            cnn["filters"],
+            cnn["kernel_size"],
+            cnn["pool_size"],
+            cnn["dense_units"],
+            params["dropout"],
+            cnn["batch_norm"],
+            cnn["augment"],
+            cnn["convs_per_block"],
         )
-    return build_dense(params["hidden_layers"], params["dropout"], params["mirror_average"])
+    return build_dense(params["hidden_layers"], params["dropout"])
 
 
 DEFAULT_LEARNING_RATE = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01}  # the others: 0.001
@@ -173,7 +133,10 @@ class SmoothedSparseCrossentropy(keras.losses.Loss):
 
 
 def compile_model(
-    model: keras.Model, optimizer: keras.optimizers.Optimizer, steps_per_execution: int = 1, label_smoothing: float = 0.0
+    model: keras.Model,
+    optimizer: keras.optimizers.Optimizer,
+    steps_per_execution: int = 1,
+    label_smoothing: float = 0.0,
 ) -> None:
     loss = SmoothedSparseCrossentropy(label_smoothing) if label_smoothing > 0 else "sparse_categorical_crossentropy"
     model.compile(
@@ -197,4 +160,6 @@ def load_checkpoint(path: Path) -> keras.Model:
     try:
         return keras.models.load_model(path)
     except Exception as err:  # noqa: BLE001 - any loader failure means the file is not a usable model
-        raise LuckybagError(f"{path}: not a loadable Keras model ({type(err).__name__}); re-run the train stage") from None
+        raise LuckybagError(
+            f"{path}: not a loadable Keras model ({type(err).__name__}); re-run the train stage"
+        ) from None

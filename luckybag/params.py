@@ -130,7 +130,6 @@ SCHEMA: dict[str, dict[str, Field]] = {
             _cnn,
         ),
         "dropout": Field(FLOAT, "a rate in [0, 1)", lambda v: 0.0 <= v < 1.0),
-        "mirror_average": Field(bool, "true or false"),
         "label_smoothing": Field(FLOAT, "a number in [0, 1)", lambda v: 0.0 <= v < 1.0),
         "optimizer": Field(str, f"one of {', '.join(OPTIMIZERS)}", lambda v: v in OPTIMIZERS),
         "learning_rate": Field(FLOAT, "a number > 0, or null for the optimizer's default", _positive, nullable=True),

@@ -70,9 +70,20 @@ def test_textbook_cnn_parameter_count() -> None:
 def test_cnn_with_batch_norm_from_params() -> None:
     from luckybag.models import build_model
 
-    params = {"model": "cnn", "dropout": 0.3, "hidden_layers": [], "mirror_average": False,
-              "cnn": {"filters": [16, 32], "convs_per_block": 1, "kernel_size": 3, "pool_size": 2, "dense_units": 64, "batch_norm": True,
-                      "augment": True}}
+    params = {
+        "model": "cnn",
+        "dropout": 0.3,
+        "hidden_layers": [],
+        "cnn": {
+            "filters": [16, 32],
+            "convs_per_block": 1,
+            "kernel_size": 3,
+            "pool_size": 2,
+            "dense_units": 64,
+            "batch_norm": True,
+            "augment": True,
+        },
+    }
     model = build_model(params)
     # conv16 no bias (144) + BN (64) + conv32 no bias (4,608) + BN (128) + Dense(64) on 7x7x32 (100,416) + 650
     assert model.count_params() == 144 + 64 + 4_608 + 128 + 100_416 + 650
@@ -96,4 +107,25 @@ def test_cnn_with_two_convolutions_per_block() -> None:
     model = build_cnn([16, 32], 3, 2, 100, dropout=0.4, convs_per_block=2)
     # 160 + 2,320 | 4,640 + 9,248 | Dense(100) on 7x7x32: 156,900 | 1,010
     assert model.count_params() == 160 + 2_320 + 4_640 + 9_248 + 156_900 + 1_010
-    assert [layer.name for layer in model.layers if "conv" in layer.name] == ["conv1_1", "conv1_2", "conv2_1", "conv2_2"]
+    assert [layer.name for layer in model.layers if "conv" in layer.name] == [
+        "conv1_1",
+        "conv1_2",
+        "conv2_1",
+        "conv2_2",
+    ]
+
+
+def test_label_smoothing_loss_matches_the_smoothed_targets() -> None:
+    from luckybag.models import SmoothedSparseCrossentropy, compile_model
+
+    probs = np.array([[0.7, 0.2, 0.1] + [0.0] * 7, [0.1] * 10], dtype="float32")
+    labels = np.array([0, 3])
+    eps = 0.1
+    targets = np.full((2, 10), eps / 10) + np.eye(10)[labels] * (1 - eps)
+    expected = -(targets * np.log(np.clip(probs, 1e-7, 1.0))).sum(axis=1).mean()
+    assert float(SmoothedSparseCrossentropy(eps)(labels, probs)) == pytest.approx(expected, rel=1e-5)
+    plain = -np.log(np.clip(probs[np.arange(2), labels], 1e-7, 1.0)).mean()
+    assert float(SmoothedSparseCrossentropy(0.0)(labels, probs)) == pytest.approx(plain, rel=1e-5)
+    model = build_dense(SEED_LAYER, 0.3)
+    compile_model(model, make_optimizer("adam"), label_smoothing=0.0)
+    assert model.loss == "sparse_categorical_crossentropy"  # 0 keeps the seed's loss
