@@ -18,6 +18,7 @@ from luckybag.errors import LuckybagError
 
 BACKENDS = ("jax", "tensorflow", "torch")
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam")
+EXPORT_FORMATS = ("keras", "weights", "savedmodel", "onnx")  # the formats the export stage can reload
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "elu", "selu", "gelu", "swish", "softplus", "linear")
 
 PARAMS_FILE = "params.yaml"
@@ -90,6 +91,10 @@ def _cnn(value: Any) -> bool:
     )
 
 
+def _export_formats(value: list) -> bool:
+    return all(isinstance(v, str) and v in EXPORT_FORMATS for v in value) and len(set(value)) == len(value)
+
+
 INT = int
 FLOAT = (int, float)
 
@@ -152,6 +157,12 @@ SCHEMA: dict[str, dict[str, Field]] = {
     },
     "export": {
         "tolerance": Field(FLOAT, "a number > 0", _positive),
+        "check": Field(
+            list,
+            "a list of distinct formats from keras, weights, savedmodel, onnx to reload and compare "
+            "([]: all are still written, none reloaded)",
+            _export_formats,
+        ),
     },
 }
 

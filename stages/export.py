@@ -6,12 +6,11 @@ probabilities are compared with the trained model's; any mismatch fails the stag
 
 import time
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from luckybag import calibration
+from luckybag import calibration, reload
 from luckybag.backend import use_backend
 from luckybag.calibration import Calibration
 from luckybag.data import DataError, load_split
@@ -26,7 +25,6 @@ EXPORT_DIR = Path("models")
 MODEL_CARD = Path("models/MODEL_CARD.md")
 METRICS = Path("metrics/export.json")
 TIMING = Path("timings/export.json")
-CHECKED = ("keras", "weights", "savedmodel", "onnx")
 
 
 def _size(path: Path) -> int:
@@ -37,10 +35,6 @@ def _size(path: Path) -> int:
 def main() -> None:
     params = load_section("export")
     card_params = {name: load_section(name) for name in ("train", "preprocess", "download", "evaluate")}
-    use_backend("tensorflow")  # SavedModel and ONNX export need it; the .keras file is backend-neutral
-    from luckybag import exports, metrics, model_card
-    from luckybag.models import load_checkpoint
-
     try:
         with np.load(PREDICTIONS) as predictions:
             chosen = Calibration(str(predictions["method"]), predictions["scale"], predictions["bias"])
@@ -50,21 +44,31 @@ def main() -> None:
             f"{PREDICTIONS}: not the evaluate stage's predictions ({type(err).__name__}: {err}); re-run evaluate"
         ) from None
     test = load_split(PREPARED_DIR / "test.npz")
-    served = exports.build_served(load_checkpoint(CHECKPOINT), chosen)
-    start = time.perf_counter()
-    paths = exports.save_all(served, EXPORT_DIR)
-    export_seconds = time.perf_counter() - start
+    from luckybag import exports  # Keras is imported inside its functions, after use_backend
 
-    results, timing = {}, {"export_seconds": export_seconds}
-    with ThreadPoolExecutor(max_workers=2) as pool:  # the reload processes are independent
-        reloaded = dict(zip(CHECKED, pool.map(
-            lambda kind: exports.reload_in_fresh_process(kind, EXPORT_DIR, PREPARED_DIR / "test.npz"), CHECKED
-        )))
-    for kind, (probs, load_seconds) in reloaded.items():
-        results[kind] = {"runtime": exports.RUNTIMES[kind], **exports.compare(reference, probs, params["tolerance"])}
-        timing[kind] = {"load_seconds": load_seconds, "bytes": _size(paths[kind])}
-        print(f"export: {paths[kind]} reloaded by {results[kind]['runtime']}: "
-              f"max |diff| {results[kind]['max_abs_diff']:.1e}, same argmax {results[kind]['same_argmax']}")
+    files = {kind: EXPORT_DIR / name for kind, name in exports.FILES.items()}
+    # The reload processes start first and import their runtimes while this one exports.
+    with reload.Reloads(reload.files_to_check(files, params["check"]), PREPARED_DIR / "test.npz") as reloads:
+        reload.block_unused("exporter")
+        use_backend("tensorflow")  # SavedModel and ONNX export need it; the .keras file is backend-neutral
+        from luckybag.models import load_checkpoint
+
+        served = exports.build_served(load_checkpoint(CHECKPOINT), chosen)
+        start = time.perf_counter()
+        paths = exports.save_all(served, EXPORT_DIR)
+        export_seconds = time.perf_counter() - start
+        reloaded = reloads.finish()
+        reload_seconds = time.perf_counter() - start - export_seconds
+    from luckybag import metrics, model_card
+
+    results, timing = {}, {"export_seconds": export_seconds, "reload_seconds": reload_seconds}
+    for kind, (probs, seconds) in reloaded.items():
+        results[kind] = {"runtime": reload.RUNTIMES[kind], **reload.compare(reference, probs, params["tolerance"])}
+        timing[kind] = {**seconds, "bytes": _size(paths[kind])}
+        print(
+            f"export: {paths[kind]} reloaded by {results[kind]['runtime']}: "
+            f"max |diff| {results[kind]['max_abs_diff']}, same argmax {results[kind]['same_argmax']}"
+        )
     write_json(METRICS, results)
     write_json(TIMING, timing)
     findings = model_card.findings(
