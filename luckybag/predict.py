@@ -62,9 +62,10 @@ def bag_summary(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def percent(p: float) -> str:
+    """One decimal; never "100.0%", which a customer reads as certain (a float32 1.0 is only >= 1 - 6e-8)."""
     if 0 < p < 0.0005:
         return "<0.1%"
-    if 0.9995 <= p < 1:
+    if p >= 0.9995:
         return ">99.9%"
     return f"{100 * p:.1f}%"
 

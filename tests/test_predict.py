@@ -255,6 +255,18 @@ def test_top_k_out_of_range_is_a_usage_error(capsys, k):
 # --- bag ---------------------------------------------------------------------------------
 
 
+def test_percent_never_claims_certainty():
+    assert [P.percent(p) for p in (0.0, 0.0001, 0.0005, 0.5, 0.9994, 0.9995, 1.0)] == [
+        "0.0%",
+        "<0.1%",
+        "0.1%",
+        "50.0%",
+        "99.9%",
+        ">99.9%",
+        ">99.9%",
+    ]
+
+
 def test_bag_math_by_hand():
     probs = np.zeros((2, 10))
     probs[0, [0, 1]] = [0.5, 0.5]
