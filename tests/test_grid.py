@@ -178,7 +178,7 @@ def test_dry_run_and_one_line_errors(tmp_path: Path) -> None:
     done = run([PYTHON, "-m", "luckybag.grid", "--grid", str(grid), "--dry", "--only", "sgd-lr0.1-drop0.3"], ROOT)
     assert done.stdout.splitlines() == [
         "dvc exp run --temp -n sgd-lr0.1-drop0.3 -S train.learning_rate=0.1 -S train.momentum=0.9"
-        " -S train.optimizer=sgd -S train.dropout=0.3"
+        " -S 'export.check=[\"onnx\"]' -S train.optimizer=sgd -S train.dropout=0.3"
     ]
     for args, message in (
         (["--only", "nope"], "error: unknown experiment 'nope'; the grid has: sgd-drop0, "),
