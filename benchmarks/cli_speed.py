@@ -78,7 +78,7 @@ def main() -> None:
     write_json(
         args.out,
         {
-            "command": "python benchmarks/cli_speed.py " + " ".join(sys.argv[1:]),
+            "command": " ".join(["python", "benchmarks/cli_speed.py", *sys.argv[1:]]),
             "inputs": {"png": "one 28x28 test image as PNG", "npy": "1,000 test images in one .npy"},
             "cpus": os.cpu_count(),
             "targets": TARGETS,

@@ -96,7 +96,7 @@ def main() -> None:
                 "validation shop photos": args.photos,
                 "tail per bound": args.tail,
                 "model": str(args.model),
-                "command": "python benchmarks/screening_fit.py " + " ".join(sys.argv[1:]),
+                "command": " ".join(["python", "benchmarks/screening_fit.py", *sys.argv[1:]]),
             },
             "flagged_share": rates,
         },

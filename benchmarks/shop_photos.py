@@ -94,7 +94,7 @@ def main() -> None:
     write_json(
         args.out,
         {
-            "command": "python benchmarks/shop_photos.py " + " ".join(sys.argv[1:]),
+            "command": " ".join(["python", "benchmarks/shop_photos.py", *sys.argv[1:]]),
             "test_set": test,
             "shop_photos": shop,
             "non_items": {"flagged": round(non_flagged, 4), "per_kind": non},
