@@ -96,6 +96,20 @@ def test_repro_then_experiment(tiny_project: Path) -> None:
     assert "metrics/eval.json" in workspace_metrics
     assert "test" in rows["sgd-nodrop"]["data"]["metrics"]["metrics/eval.json"]["data"]
 
+    # Truncated inputs of the export stage: one line naming the file, no traceback.
+    for name, expected in (
+        ("data/predictions.npz", "not the evaluate stage's predictions (BadZipFile: "),
+        ("data/prepared/test.npz", "not a prepared split with images and labels (BadZipFile: "),
+    ):
+        path = tiny_project / name
+        whole = path.read_bytes()
+        path.write_bytes(whole[:-100])
+        done = run(["python", "stages/export.py"], tiny_project, check=False)
+        path.write_bytes(whole)
+        assert done.returncode == 1
+        assert done.stderr.strip().splitlines()[-1].startswith(f"error: {name}: {expected}"), done.stderr
+        assert "Traceback" not in done.stderr
+
 
 def assert_calibration_is_what_was_applied(project: Path, evaluation: dict) -> None:
     """The calibration evaluate saved reproduces its calibrated test probabilities and their figures,
