@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from luckybag import data
-from luckybag.training import train
+from luckybag.training import train, validation_batch_size
 from tests.conftest import ROOT, make_images
 
 pytestmark = pytest.mark.slow
@@ -100,3 +100,8 @@ def test_metrics_files_never_hold_nan(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
     write_json(tmp_path / "m.json", {"val_loss": 0.5})
     assert (tmp_path / "m.json").read_text() == '{\n  "val_loss": 0.5\n}\n'
+
+
+@pytest.mark.parametrize(("n", "batch"), [(12_000, 1000), (1024, 1024), (1025, 513), (60, 60)])
+def test_validation_batches_are_large_and_equal_where_they_can_be(n: int, batch: int) -> None:
+    assert validation_batch_size(n) == batch
