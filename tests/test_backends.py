@@ -59,7 +59,7 @@ def test_backend_trains_evaluates_exports_and_repeats_itself(prepared_project: P
     set_backend(prepared_project, backend)
     run_model_stages(prepared_project)
     first = metrics_bytes(prepared_project)
-    assert set(first) == {"train.json", "eval.json", "export.json"}
+    assert set(first) == {"train.json", "eval.json", "per_class.json", "export.json"}
     assert json.loads((prepared_project / "timings/train.json").read_text())["backend"] == backend
     evaluation = json.loads((prepared_project / "metrics/eval.json").read_text())
     assert evaluation["test"]["accuracy"] > 0.3  # the tiny bands are learnable; chance is 0.1
