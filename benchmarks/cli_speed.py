@@ -27,28 +27,32 @@ TARGETS = {"png": 0.3, "npy": 0.5, "peak_mib": 100}  # issue 12: seconds wall, M
 OUT = Path("benchmarks/results/cli_speed.json")
 
 
-def timed(cmd: list[str]) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of one run of ``cmd``; its output is discarded, a failure stops the benchmark."""
+def timed(cmd: list[str]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS MiB) of one run of ``cmd``; output discarded, a failure stops the run."""
     with tempfile.NamedTemporaryFile(suffix=".time") as report:
         start = time.perf_counter()
         done = subprocess.run(
-            ["/usr/bin/time", "-o", report.name, "-f", "%M", *cmd], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            ["/usr/bin/time", "-o", report.name, "-f", "%M %U %S", *cmd],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         wall = time.perf_counter() - start
         if done.returncode != 0:
             raise SystemExit(f"error: {' '.join(cmd)} failed: {done.stderr.decode()[-500:]}")
-        peak_kib = int(Path(report.name).read_text().split()[-1])
-    return wall, peak_kib / 1024
+        peak_kib, user, system = Path(report.name).read_text().split()[-3:]
+    return wall, float(user) + float(system), int(peak_kib) / 1024
 
 
 def measure(cmd: list[str], runs: int) -> dict[str, float]:
     timed(cmd)  # warm-up: file cache, compiled bytecode
     results = [timed(cmd) for _ in range(runs)]
-    walls = [wall for wall, _ in results]
+    walls, cpus = [wall for wall, _, _ in results], [cpu for _, cpu, _ in results]
     return {
         "wall_min_s": round(min(walls), 3),
         "wall_median_s": round(statistics.median(walls), 3),
-        "peak_mib": round(max(peak for _, peak in results), 1),
+        "cpu_min_s": round(min(cpus), 3),
+        "cpu_median_s": round(statistics.median(cpus), 3),
+        "peak_mib": round(max(peak for _, _, peak in results), 1),
         "runs": runs,
     }
 
@@ -65,6 +69,7 @@ def main() -> None:
     with np.load(args.test) as data:
         images = data["images"][:1000]
     results: dict[str, dict[str, dict[str, float]]] = {}
+    load_before = round(os.getloadavg()[0], 2)  # other work on the machine inflates wall time
     with tempfile.TemporaryDirectory(prefix="luckybag-cli-speed-") as tmp:
         png, npy = Path(tmp) / "item0.png", Path(tmp) / "batch1000.npy"
         Image.fromarray(images[0]).save(png)
@@ -81,19 +86,20 @@ def main() -> None:
             "command": " ".join(["python", "benchmarks/cli_speed.py", *sys.argv[1:]]),
             "inputs": {"png": "one 28x28 test image as PNG", "npy": "1,000 test images in one .npy"},
             "cpus": os.cpu_count(),
+            "load_average_before_after": [load_before, round(os.getloadavg()[0], 2)],
             "targets": TARGETS,
             "results": results,
         },
     )
     print(
-        f"\n{'input':6s} {'onnxruntime (median)':>22s} {'keras (median)':>16s} {'ratio':>7s} {'peak MiB onnx/keras':>20s}"
+        f"\n{'input':6s} {'wall median onnx / keras':>26s} {'ratio':>6s} {'CPU median onnx / keras':>24s} {'peak MiB':>10s}"
     )
     for kind, by_runtime in results.items():
         onnx, keras = by_runtime["onnx"], by_runtime["keras"]
         ratio = keras["wall_median_s"] / onnx["wall_median_s"]
         print(
-            f"{kind:6s} {onnx['wall_median_s']:>20.3f} s {keras['wall_median_s']:>14.3f} s {ratio:>6.1f}x "
-            f"{onnx['peak_mib']:>9.0f} / {keras['peak_mib']:.0f}"
+            f"{kind:6s} {onnx['wall_median_s']:>11.3f} s / {keras['wall_median_s']:>7.3f} s {ratio:>5.1f}x "
+            f"{onnx['cpu_median_s']:>10.3f} s / {keras['cpu_median_s']:>7.3f} s {onnx['peak_mib']:>5.0f} / {keras['peak_mib']:.0f}"
         )
     print(f"{args.out}: written")
 
