@@ -18,6 +18,8 @@ from luckybag.photos import border
 from luckybag.screening import read_thresholds, screen, statistics
 from luckybag.shop_photos import NON_ITEM_KINDS, write_non_items, write_shop_photos
 
+pytestmark = pytest.mark.slow  # generates and reads ~100 photos (tens of seconds)
+
 TEST_IMAGES = DEBIAN_DIR / "t10k-images-idx3-ubyte.gz"
 
 
