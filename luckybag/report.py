@@ -14,8 +14,9 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from luckybag.errors import LuckybagError
 from luckybag.io import atomic_path, write_text
@@ -227,6 +228,11 @@ def label(rev: str, sha: str | None) -> str:
 def build_report(base: str, rev: str, out: Path) -> str:
     base_sha = resolve_rev(base)
     rev_sha = None if rev == WORKSPACE else resolve_rev(rev)
+    if rev_sha == base_sha:
+        raise ReportError(
+            f"--base {base} and --rev {rev} are the same commit ({base_sha[:7]}): nothing to compare; "
+            "choose another base (e.g. HEAD~1) or leave out --rev to compare the workspace"
+        )
     base_label, new_label = label(base, base_sha), label(rev, rev_sha)
     params = dvc_json(["params", "diff", *diff_args(base, rev)]) or {}
     metrics = dvc_json(["metrics", "diff", *diff_args(base, rev), "--all"]) or {}

@@ -97,3 +97,21 @@ def test_workflow_reproduces_reports_and_comments() -> None:
     assert "--body-file reports/pr.md" in runs[comment]
     assert "${{ github.event.pull_request.number }}" in runs[comment]
     assert "GH_TOKEN" in steps[comment]["env"]
+
+
+def test_a_commit_against_itself_is_refused_and_keeps_the_report(project: Path) -> None:
+    """On a fresh clone `--base main --rev HEAD` names one commit twice: say so, write nothing."""
+    branch = run(["git", "branch", "--show-current"], project).stdout.strip()
+    head = run(["git", "rev-parse", "--short=7", "HEAD"], project).stdout.strip()
+    out = project / "reports/same.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text("an earlier report\n")
+    done = run(
+        [PYTHON, "-m", "luckybag.report", "--base", branch, "--rev", "HEAD", "--out", "reports/same.md"],
+        project,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: --base {branch} and --rev HEAD are the same commit ({head}): nothing to ")
+    assert len(done.stderr.splitlines()) == 1
+    assert out.read_text() == "an earlier report\n"
