@@ -31,10 +31,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 
@@ -44,7 +45,8 @@ from luckybag.report import command, dvc_json, fmt, git_file, last_line, resolve
 
 GRID_FILE = Path("grid.yaml")
 REPORT_FILE = Path("reports/grid.md")
-FIGURE_NAME = "grid_val_loss.png"
+FIGURE_SUFFIX = "_val_loss.png"  # reports/grid.md -> reports/grid_val_loss.png
+PARTIAL_SUFFIX = "-partial"
 LOGS_DIR = "grid-logs"
 EVAL_LOSS_TSV = "dvclive/plots/metrics/eval/loss.tsv"
 BACKUP_SUFFIX = "--previous"
@@ -64,6 +66,7 @@ MISSING = object()
 _ABSL_LOG = re.compile(r"^(WARNING: All log messages before absl|[IWEF]\d{4} \d\d:\d\d:)")
 _EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt)(:|$)")
 _FAILED_STAGE = re.compile(r"^ERROR: failed to reproduce '([^']+)'")
+_REPORT_ROW = re.compile(r"^\| \d+ \| `([^`]+)` \|", re.MULTILINE)
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\/]|\.\.|@\{")
 
 
@@ -315,6 +318,35 @@ def metric_of(row: dict[str, Any], path: str, key: str) -> Any:
     return dig(row, "data", "metrics", path, "data", *key.split("."))
 
 
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested params as dotted keys (``train.cnn.filters``); lists stay values."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def flat_params(row: dict[str, Any] | None) -> dict[str, Any]:
+    data = dig(row or {}, "data", "params", "params.yaml", "data")
+    return flatten(data) if isinstance(data, dict) else {}
+
+
+def changed_keys(row: dict[str, Any], committed: dict[str, Any]) -> set[str]:
+    """The params keys whose value in ``row`` differs from the committed params (added and removed too)."""
+    params = flat_params(row)
+    return {key for key in params.keys() | committed.keys() if params.get(key, MISSING) != committed.get(key, MISSING)}
+
+
+def other_changed_keys(grid: Grid, ranked: list[dict[str, Any]], baseline_row: dict[str, Any] | None) -> list[str]:
+    """Params the grid does not set that differ from the committed ones in any experiment."""
+    committed = flat_params(baseline_row)
+    changed = set().union(*(changed_keys(row, committed) for row in ranked)) if ranked else set()
+    return sorted(changed - set(grid.keys))
+
+
 def experiment_rows(shown: Any, baseline: str) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
     """The baseline commit's row and, by name, the newest row of each experiment derived from it."""
     baseline_row, rows = None, {}
@@ -359,11 +391,13 @@ def ranked_rows(grid: Grid, rows: dict[str, dict[str, Any]]) -> list[dict[str, A
     return sorted((row for name, row in rows.items() if name in names), key=sort_key)
 
 
-def table_rows(grid: Grid, ranked: list[dict[str, Any]], baseline_row: dict[str, Any] | None) -> list[list[str]]:
+def table_rows(
+    keys: Sequence[str], ranked: list[dict[str, Any]], baseline_row: dict[str, Any] | None
+) -> list[list[str]]:
     """One row per experiment, and the baseline's CV mean accuracy as a reference row where it ranks."""
     rows = []
     for rank, row in enumerate(ranked, 1):
-        params = [cell(param_of(row, key)) for key in grid.keys]
+        params = [cell(param_of(row, key)) for key in keys]
         metrics = [cell(metric_of(row, path, key), column) for column, path, key in METRICS]
         rows.append([str(rank), f"`{row['name']}`", *params, *metrics])
     reference = number(metric_of(baseline_row or {}, *BASELINE_METRIC))
@@ -371,9 +405,7 @@ def table_rows(grid: Grid, ranked: list[dict[str, Any]], baseline_row: dict[str,
         accuracies = [number(metric_of(row, *METRICS[0][1:])) for row in ranked]
         position = sum(1 for accuracy in accuracies if accuracy is not None and accuracy >= reference)
         label = "*reference: logistic-regression baseline, CV mean accuracy*"
-        rows.insert(
-            position, ["", label, *[""] * len(grid.keys), f"*{reference:.4f}*", *[""] * (len(METRICS) - 1)]
-        )
+        rows.insert(position, ["", label, *[""] * len(keys), f"*{reference:.4f}*", *[""] * (len(METRICS) - 1)])
     return rows
 
 
@@ -446,7 +478,9 @@ def render_report(
 ) -> str:
     baseline_row, rows = experiment_rows(shown, baseline)
     ranked = ranked_rows(grid, rows)
-    header = ["#", "experiment", *(f"`{key}`" for key in grid.keys), *(column for column, _, _ in METRICS)]
+    others = other_changed_keys(grid, ranked, baseline_row)
+    keys = [*grid.keys, *others]
+    header = ["#", "experiment", *(f"`{key}`" for key in keys), *(column for column, _, _ in METRICS)]
 
     lines = [f"# Experiment grid: {grid_path}", ""]
     lines += [
@@ -462,7 +496,16 @@ def render_report(
             f"test accuracy {cell(metric_of(best, *METRICS[2][1:]), 'accuracy')}.",
             "",
         ]
-    lines += table(header, table_rows(grid, ranked, baseline_row)) + [""]
+    if others:
+        lines += [
+            f"**Not from the committed params:** {', '.join(f'`{key}`' for key in others)} "
+            f"differ from commit `{baseline[:7]}` in some experiments although the grid does not set them "
+            "(shown after the grid's columns).",
+            "",
+        ]
+    elif ranked:
+        lines += [f"Every param the grid does not set is the committed one of `{baseline[:7]}`.", ""]
+    lines += table(header, table_rows(keys, ranked, baseline_row)) + [""]
     if figure is not None:
         lines += [f"![Validation loss per epoch of every experiment]({figure.name})", ""]
     failed = problems(grid, outcomes, rows)
@@ -485,17 +528,50 @@ def render_report(
     return "\n".join(lines)
 
 
-def write_report(grid: Grid, grid_path: Path, baseline: str, outcomes: Sequence[Outcome], out: Path) -> None:
-    """reports/grid.md and, next to it, the figure of the validation-loss curves."""
+def reported_names(report: Path) -> set[str]:
+    """The experiment names in the table of an existing report (none if there is no report)."""
+    try:
+        text = report.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return set()
+    return {match.group(1) for match in _REPORT_ROW.finditer(text)}
+
+
+def partial_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}{PARTIAL_SUFFIX}{out.suffix}")
+
+
+def figure_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}{FIGURE_SUFFIX}")
+
+
+def write_report(
+    grid: Grid, grid_path: Path, baseline: str, outcomes: Sequence[Outcome], out: Path, keep_fuller: bool = False
+) -> Path:
+    """``out`` (reports/grid.md) and, next to it, the figure of the validation-loss curves; returns the path written.
+
+    With ``keep_fuller``, a report that lists experiments not found here (a clone without them,
+    or a new commit) is kept, and this report goes to ``NAME-partial.md`` instead.
+    """
     shown = dvc_json(["exp", "show"])
-    curves = val_loss_curves(ranked_rows(grid, experiment_rows(shown, baseline)[1]))
-    figure: Path | None = out.parent / FIGURE_NAME
+    ranked = ranked_rows(grid, experiment_rows(shown, baseline)[1])
+    lost = sorted(reported_names(out) - {row["name"] for row in ranked}) if keep_fuller else []
+    if lost:
+        kept, out = out, partial_path(out)
+        print(
+            f"{kept} is kept: it lists {len(lost)} experiment(s) not found for this commit ({', '.join(lost)}); "
+            f"`dvc exp pull` them, or run the whole grid to replace it",
+            flush=True,
+        )
+    curves = val_loss_curves(ranked)
+    figure: Path | None = figure_path(out)
     figure.unlink(missing_ok=True)
     if curves:
         plot_curves(curves, figure)
     else:
         figure = None
     write_text(out, render_report(grid, grid_path, baseline, shown, outcomes, figure))
+    return out
 
 
 # --- command line -------------------------------------------------------------------------------
@@ -524,6 +600,10 @@ def print_summary(outcomes: Sequence[Outcome]) -> None:
         print(f"{outcome.status}: {outcome.name}: {outcome.reason}", file=sys.stderr)
 
 
+def full_run(args: argparse.Namespace) -> bool:
+    return not args.only and not args.report_only
+
+
 def check_repo() -> str:
     if not Path("dvc.yaml").is_file():
         raise GridError("no dvc.yaml here: run from the project's root")
@@ -531,6 +611,71 @@ def check_repo() -> str:
         return resolve_rev("HEAD")
     except LuckybagError:
         raise GridError("no commit yet: experiments need a baseline commit (git commit first)") from None
+
+
+def entry_paths(entries: Any) -> list[str]:
+    """The paths of a dvc.yaml ``deps``/``outs``/``params`` list (strings or one-key mappings)."""
+    paths = []
+    for entry in entries or []:
+        paths += [str(key) for key in entry] if isinstance(entry, dict) else [str(entry)]
+    return paths
+
+
+def stage_inputs(dvc_yaml: Path = Path("dvc.yaml")) -> list[str]:
+    """What the stages read from git: dvc.yaml, params files, deps no stage writes, and the code's folders."""
+    try:
+        stages = (yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")) or {}).get("stages") or {}
+    except (OSError, yaml.YAMLError, AttributeError):
+        raise GridError(f"{dvc_yaml}: cannot read its stages") from None
+    deps: set[str] = set()
+    written: set[str] = set()
+    params = {"params.yaml"}
+    for stage in stages.values():
+        if not isinstance(stage, dict):
+            continue
+        deps.update(entry_paths(stage.get("deps")))
+        for kind in ("outs", "metrics", "plots"):
+            written.update(entry_paths(stage.get(kind)))
+        # A params entry is a key of params.yaml, or a {file: keys} mapping.
+        params.update(p for entry in stage.get("params") or [] if isinstance(entry, dict) for p in map(str, entry))
+    sources = {dep for dep in deps if not any(dep == out or dep.startswith(out + "/") for out in written)}
+    # A module the code imports but dvc.yaml does not list would be missing from a --temp copy too.
+    folders = {str(Path(dep).parent) for dep in sources if dep.endswith(".py") and Path(dep).parent != Path(".")}
+    return sorted({str(dvc_yaml), *params, *sources, *folders})
+
+
+GIT_STATES = {"??": "untracked", "A": "not committed", "D": "deleted", "R": "renamed"}
+
+
+def uncommitted(paths: Sequence[str]) -> list[str]:
+    """``PATH (state)`` for each of ``paths`` that differs from HEAD or is untracked.
+
+    Inside a folder of ``paths`` only untracked files count: a module the listed code may import.
+    A tracked module no stage lists (the CLI, this grid) may differ.
+    """
+    out = command(["git", "status", "--porcelain=v1", "--untracked-files=all", "--", *paths])
+    files = set(paths)
+    found = []
+    for line in out.splitlines():
+        code, path = line[:2], line[3:]
+        state = GIT_STATES.get(code) or GIT_STATES.get(code.strip()[:1], "modified")
+        if path in files or state == "untracked":
+            found.append(f"{path} ({state})")
+    return found
+
+
+def check_committed(paths: Sequence[str]) -> None:
+    """Refuse to run when what the stages read differs from HEAD: experiments must start from HEAD.
+
+    ``dvc exp run --temp`` copies the workspace's uncommitted changes into its temporary copy
+    (and leaves out untracked files), so they would silently become part of every experiment.
+    """
+    found = uncommitted(paths)
+    if found:
+        raise GridError(
+            f"experiments start from the committed code and params, but these differ from HEAD: {', '.join(found)}; "
+            "commit them, or set them back with `git checkout -- FILE` (untracked: `git add` or remove them)"
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -545,10 +690,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         baseline = check_repo()
         outcomes: list[Outcome] = []
         if not args.report_only:
+            check_committed(stage_inputs())
             outcomes = run_grid(experiments, baseline, args.report.parent / LOGS_DIR)
             print_summary(outcomes)
-        write_report(grid, args.grid, baseline, outcomes, args.report)
-        print(f"report: {args.report}")
+        # A full run reports what it ran; a subset or a rebuild must not replace a fuller report.
+        written = write_report(grid, args.grid, baseline, outcomes, args.report, keep_fuller=not full_run(args))
+        print(f"report: {written}")
     except LuckybagError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from luckybag.errors import LuckybagError
-from luckybag.grid import FAILED, Outcome, check_name, failure_reason, load_grid, render_report
+from luckybag.grid import FAILED, Outcome, check_name, failure_reason, load_grid, render_report, stage_inputs
 from tests.conftest import ROOT, reproduced_project, run
 
 pytestmark = pytest.mark.slow
@@ -45,12 +45,7 @@ def exp_refs(project: Path) -> dict[str, str]:
 
 def shown_experiments(project: Path) -> dict[str, dict]:
     shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
-    return {
-        exp["name"]: exp
-        for row in shown
-        for group in row.get("experiments") or []
-        for exp in group["revs"]
-    }
+    return {exp["name"]: exp for row in shown for group in row.get("experiments") or [] for exp in group["revs"]}
 
 
 def table_rows(report: str) -> dict[str, list[str]]:
@@ -102,6 +97,7 @@ def test_grid_runs_every_experiment_and_reports_them(project: Path, grid_run: su
         assert float(cells[-5]) == pytest.approx(exp_eval["val"]["accuracy"], abs=5e-5)
         assert float(cells[-4]) == pytest.approx(exp_eval["val"]["loss"], abs=5e-5)
     assert "reference: logistic-regression baseline, CV mean accuracy" in report
+    assert "Every param the grid does not set is the committed one of" in report
     assert "Failed or not run" not in report
     plots_diff = next(line for line in report.splitlines() if line.startswith("dvc plots diff "))
     assert set(plots_diff.split()[3:]) == set(NAMES)
@@ -125,8 +121,8 @@ def test_failures_are_reported_and_the_others_still_run(project: Path, grid_run:
     assert "[1/2] it5-bad: FAILED after" in done.stdout and BAD_DROPOUT in done.stdout
     assert "[2/2] it5-ok: ok" in done.stdout  # the failure did not stop the grid
     assert "grid: 1 of 2 experiments ok, 1 failed, 0 not run" in done.stdout
-    # One line; the stage is whichever first validates the params (train, or any that reads them all).
-    assert re.fullmatch(rf"failed: it5-bad: {re.escape(BAD_DROPOUT)} \(stage '\w+'\)\n", done.stderr)
+    # One line, from the stage that validates the whole params file before any other runs.
+    assert re.fullmatch(rf"failed: it5-bad: {re.escape(BAD_DROPOUT)} \(stage 'check-params'\)\n", done.stderr)
     shown = shown_experiments(project)
     assert "it5-bad" not in shown
     params = shown["it5-ok"]["data"]["params"]["params.yaml"]["data"]
@@ -173,6 +169,56 @@ def test_report_only_rebuilds_from_existing_experiments(project: Path, grid_run:
     assert set(table_rows((project / "reports/grid.md").read_text())) == set(NAMES)
 
 
+def test_uncommitted_params_or_code_refuse_to_start(project: Path, grid_run: subprocess.CompletedProcess) -> None:
+    """Grid independence: `--temp` would copy uncommitted edits into every experiment, so none may start."""
+    grid = str(project.parent / "grid.yaml")
+    before = exp_refs(project)
+    params = project / "params.yaml"
+    committed = params.read_text()
+    extra = project / "luckybag" / "extra.py"
+    try:
+        params.write_text(committed.replace("dropout: 0.3", "dropout: 0.1"))
+        extra.write_text("VALUE = 1\n")
+        done = run([PYTHON, "-m", "luckybag.grid", "--grid", grid, "--only", "it3-cv2"], project, check=False)
+        assert done.returncode == 2 and "running" not in done.stdout
+        assert len(done.stderr.splitlines()) == 1
+        assert done.stderr.startswith("error: experiments start from the committed code and params, but these differ")
+        assert "params.yaml (modified)" in done.stderr and "luckybag/extra.py (untracked)" in done.stderr
+    finally:
+        params.write_text(committed)
+        extra.unlink()
+    assert exp_refs(project) == before
+    # Files the stages do not read may differ.
+    (project / "notes.md").write_text("not a stage input\n")
+    done = run([PYTHON, "-m", "luckybag.grid", "--grid", grid, "--only", "it3-cv2"], project)
+    assert "[1/1] it3-cv2: ok" in done.stdout
+
+
+def test_a_subset_or_a_rebuild_keeps_a_fuller_report(project: Path, grid_run: subprocess.CompletedProcess) -> None:
+    """A clone without the experiments behind a committed report writes NAME-partial.md beside it."""
+    reports = project / "reports"
+    full = (reports / "grid.md").read_text()
+    ghost = next(line for line in full.splitlines() if line.startswith("| 1 | `")).replace("| 1 | `", "| 5 | `ghost")
+    fuller = full.replace("\n\n![", f"\n{ghost}\n\n![", 1)  # a row of an experiment not in this clone
+    (reports / "full.md").write_text(fuller)
+    grid = str(project.parent / "grid.yaml")
+    for args in (["--only", "it3-cv2"], ["--report-only"]):
+        (reports / "full-partial.md").unlink(missing_ok=True)
+        done = run([PYTHON, "-m", "luckybag.grid", "--grid", grid, "--report", "reports/full.md", *args], project)
+        assert "reports/full.md is kept: it lists 1 experiment(s) not found for this commit (ghost" in done.stdout
+        assert done.stdout.splitlines()[-1] == "report: reports/full-partial.md"
+        assert (reports / "full.md").read_text() == fuller
+        assert set(table_rows((reports / "full-partial.md").read_text())) == set(NAMES)
+        assert (reports / "full-partial_val_loss.png").is_file()
+
+
+def test_stage_inputs_are_the_code_and_params_not_the_outputs() -> None:
+    inputs = stage_inputs(ROOT / "dvc.yaml")
+    names = {Path(path).relative_to(ROOT).as_posix() if Path(path).is_absolute() else path for path in inputs}
+    assert {"params.yaml", "luckybag", "stages", "stages/train.py", "luckybag/params.py"} <= names
+    assert not names & {"data/raw", "data/prepared", "models/checkpoint.keras", "data/params.ok", "metrics/eval.json"}
+
+
 def test_dry_run_and_one_line_errors(tmp_path: Path) -> None:
     grid = ROOT / "grid.yaml"  # the repo's own grid
     done = run([PYTHON, "-m", "luckybag.grid", "--grid", str(grid), "--dry", "--only", "sgd-lr0.1-drop0.3"], ROOT)
@@ -188,7 +234,10 @@ def test_dry_run_and_one_line_errors(tmp_path: Path) -> None:
         assert done.returncode == 2 and done.stderr.startswith(message) and len(done.stderr.splitlines()) == 1
     # The repo's grid: 7 optimizer options x 2 dropout options, all valid names.
     assert [exp.name for exp in load_grid(ROOT / "grid.yaml").experiments][:4] == [
-        "sgd-drop0", "sgd-drop0.3", "sgd-lr0.1-drop0", "sgd-lr0.1-drop0.3"
+        "sgd-drop0",
+        "sgd-drop0.3",
+        "sgd-lr0.1-drop0",
+        "sgd-lr0.1-drop0.3",
     ]
     assert len(load_grid(ROOT / "grid.yaml").experiments) == 14
 
@@ -214,7 +263,7 @@ def test_failure_reason_prefers_the_stages_error_line() -> None:
     assert failure_reason("", "", 3) == "exit status 3"
 
 
-def shown_row(name: str, optimizer: str, accuracy: float | None) -> dict:
+def shown_row(name: str, optimizer: str, accuracy: float | None, seed: int = 42) -> dict:
     """An experiment row as `dvc exp show --json` (DVC 3.67) writes it."""
     evaluation = {"val": {"accuracy": accuracy, "loss": 0.3}, "test": {"accuracy": 0.8, "loss": 0.4}}
     if accuracy is None:
@@ -224,7 +273,7 @@ def shown_row(name: str, optimizer: str, accuracy: float | None) -> dict:
         "name": name,
         "data": {
             "timestamp": "2026-01-01T00:00:00",
-            "params": {"params.yaml": {"data": {"train": {"optimizer": optimizer, "dropout": 0}}}},
+            "params": {"params.yaml": {"data": {"train": {"optimizer": optimizer, "dropout": 0, "seed": seed}}}},
             "metrics": {
                 "metrics/eval.json": {"data": evaluation},
                 "metrics/train.json": {"data": {"best_epoch": 2, "epochs_run": 4}},
@@ -244,11 +293,14 @@ def test_report_table_best_first_with_the_reference_row_and_every_problem(tmp_pa
         {
             "rev": baseline,
             "name": "main",
-            "data": {"metrics": {"metrics/baseline.json": {"data": {"mean_accuracy": 0.82}}}},
+            "data": {
+                "params": {"params.yaml": {"data": {"train": {"optimizer": "adam", "dropout": 0, "seed": 42}}}},
+                "metrics": {"metrics/baseline.json": {"data": {"mean_accuracy": 0.82}}},
+            },
             "experiments": [
                 {"name": "sgd", "executor": None, "revs": [shown_row("sgd", "sgd", 0.80)]},
                 {"name": "adam", "executor": None, "revs": [shown_row("adam", "adam", 0.88)]},
-                {"name": "adagrad", "executor": None, "revs": [shown_row("adagrad", "adagrad", None)]},
+                {"name": "adagrad", "executor": None, "revs": [shown_row("adagrad", "adagrad", None, seed=7)]},
                 {"name": "other", "executor": None, "revs": [shown_row("other", "sgd", 0.99)]},  # not in the grid
             ],
         },
@@ -261,8 +313,11 @@ def test_report_table_best_first_with_the_reference_row_and_every_problem(tmp_pa
         "`sgd`",
         "`adagrad`",
     ]
-    assert lines[0].split("|")[3:] == [" adam ", " 0.8800 ", " 0.3000 ", " 0.8000 ", " 2 ", " 4 ", ""]
+    # The grid's key, then train.seed: not set by the grid, but adagrad's differs from the committed 42.
+    assert lines[0].split("|")[3:] == [" adam ", " 42 ", " 0.8800 ", " 0.3000 ", " 0.8000 ", " 2 ", " 4 ", ""]
+    assert lines[3].split("|")[3:5] == [" adagrad ", " 7 "]
     assert "| — |" in lines[3]  # adagrad has no val accuracy: last, shown as missing
+    assert "**Not from the committed params:** `train.seed` differ from commit `bbbbbbb`" in text
     assert "**Best: `adam`**" in text
     assert "- `rmsprop` — failed: error: boom" in text
     assert "dvc plots diff adam sgd adagrad" in text
