@@ -10,7 +10,7 @@ export DVC_NO_ANALYTICS := 1
 
 BASE ?= main
 
-.PHONY: setup data torch repro test test-fast lint format check-params clean-venv grid grid-report grid-push grid-pull report cnn push pull register browser plots plots-diff plots-template
+.PHONY: setup data torch repro test test-fast lint format check-params clean-venv grid grid-report grid-push grid-pull report cnn dense-best experiments-report push pull register browser plots plots-diff plots-template
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
@@ -96,11 +96,20 @@ grid-pull: $(STAMP)
 grid-report: $(STAMP)
 	$(BIN)/python -m luckybag.grid --grid grid.yaml --report reports/grid.md --report-only
 
-# The CNN experiment of the README (test accuracy >= 0.92 in about 4 minutes of training here).
+# The CNN and dense experiments chosen on validation accuracy by benchmarks/cnn_search.py
+# (benchmarks/results/{cnn,dense}_search.json; BENCHMARKS.md), then their report from `dvc exp show`.
 cnn: setup
 	$(BIN)/dvc exp run --temp -n cnn -S train.model=cnn -S train.backend=tensorflow -S train.batch_size=128 \
-	  -S train.epochs=25 -S train.lr_schedule=cosine -S train.monitor=val_accuracy -S train.patience=0 \
-	  -S train.dropout=0.4 -S 'train.cnn.filters=[16,32]' -S train.cnn.convs_per_block=2
+	  -S train.lr_schedule=cosine -S train.monitor=val_accuracy -S train.patience=0 -S train.dropout=0.4 \
+	  -S 'train.cnn.filters=[16,32]' -S train.cnn.convs_per_block=2 -S train.epochs=25 -S train.label_smoothing=0.1
+
+dense-best: setup
+	$(BIN)/dvc exp run --temp -n dense-best -S train.batch_size=128 -S train.lr_schedule=cosine \
+	  -S train.monitor=val_accuracy -S train.patience=0 -S train.dropout=0.3 -S train.epochs=50 \
+	  -S 'train.hidden_layers=[{units: 512, activation: relu}, {units: 512, activation: relu}, {units: 512, activation: relu}]'
+
+experiments-report: $(STAMP)
+	$(BIN)/python -m luckybag.experiments_report --names cnn dense-best --out reports/experiments.md
 
 # A markdown comparison of the workspace with BASE (params, metrics, plots) for pull requests.
 report: $(STAMP)
