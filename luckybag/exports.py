@@ -9,6 +9,8 @@ that safe-mode loading, TensorFlow SavedModel and ONNX all carry it.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +71,33 @@ def save_all(served: Any, out_dir: Path) -> dict[str, Path]:
     with atomic_path(paths["architecture"]) as tmp:
         tmp.write_text(served.to_json(), encoding="utf-8")
     with atomic_dir(paths["savedmodel"]) as tmp:
-        served.export(str(tmp), format="tf_saved_model", verbose=False)
+        with _variables_in_name_order():
+            served.export(str(tmp), format="tf_saved_model", verbose=False)
         _reproducible_fingerprint(tmp / "fingerprint.pb")
     with atomic_path(paths["onnx"]) as tmp:
         served.export(str(tmp), format="onnx", verbose=False)
     write_json(paths["labels"], {str(i): name for i, name in enumerate(CLASS_NAMES)})
     return paths
+
+
+@contextlib.contextmanager
+def _variables_in_name_order() -> Iterator[None]:
+    """Keras lists a SavedModel's variables in the order TensorFlow's tracing saw them, which
+    follows object ids and so changes from process to process; name order gives the same bytes
+    for the same model. (A private Keras function: if it moves, the clean-rerun test says so.)"""
+    from keras.src.export import saved_model_export_archive as archive
+
+    listed = archive._list_variables_used_by_fns
+
+    def in_name_order(fns: Any) -> tuple[list[Any], list[Any]]:
+        trainable, non_trainable = listed(fns)
+        return sorted(trainable, key=lambda v: v.name), sorted(non_trainable, key=lambda v: v.name)
+
+    archive._list_variables_used_by_fns = in_name_order
+    try:
+        yield
+    finally:
+        archive._list_variables_used_by_fns = listed
 
 
 def _reproducible_fingerprint(path: Path) -> None:

@@ -51,8 +51,12 @@ def main() -> None:
     with reload.Reloads(reload.files_to_check(files, params["check"]), PREPARED_DIR / "test.npz") as reloads:
         reload.block_unused("exporter")
         use_backend("tensorflow")  # SavedModel and ONNX export need it; the .keras file is backend-neutral
+        import keras
+
         from luckybag.models import load_checkpoint
 
+        # Layers with random state (dropout's seed generator) are saved in the SavedModel: seed them.
+        keras.utils.set_random_seed(card_params["train"]["seed"])
         served = exports.build_served(load_checkpoint(CHECKPOINT), chosen)
         start = time.perf_counter()
         paths = exports.save_all(served, EXPORT_DIR)
