@@ -22,7 +22,7 @@ import yaml  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # What a project copy needs to run the pipeline (code and config, no outputs).
-PROJECT_FILES = ["luckybag", "stages", "dvc.yaml", "params.yaml", "pyproject.toml"]
+PROJECT_FILES = ["luckybag", "stages", "dvc.yaml", "params.yaml", "pyproject.toml", ".gitignore"]
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
