@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -134,12 +133,9 @@ def test_the_readme_marks_its_experiment_and_predict_examples() -> None:
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A reproduced tiny project on branch main, with the project's .gitignore and its .venv."""
+    """A reproduced tiny project (with the project's .gitignore) on branch main, with its .venv."""
     root = tmp_path_factory.mktemp("readme")
     project = reproduced_project(root)
-    shutil.copy2(ROOT / ".gitignore", project / ".gitignore")
-    run(["git", "add", ".gitignore"], project)
-    run(["git", "commit", "-qm", "gitignore"], project)
     run(["git", "branch", "-M", "main"], project)
     (project / ".venv").symlink_to(ROOT / ".venv")
     with open(project / ".git/info/exclude", "a") as exclude:

@@ -116,7 +116,10 @@ def test_shared_experiments_are_pulled_reported_and_applied(origin: tuple[Path, 
 
     b = clone(bare, tmp_path / "b")
     run(["dvc", "exp", "pull", "--all-commits", "origin"], b)  # what `make grid-pull` runs
-    run(["python", "-m", "luckybag.grid", "--grid", "mini-grid.yaml", "--report", "reports/grid.md", "--report-only"], b)
+    run(
+        ["python", "-m", "luckybag.grid", "--grid", "mini-grid.yaml", "--report", "reports/grid.md", "--report-only"], b
+    )
+
     def report(project: Path) -> list[str]:  # all but the line that says when it was written
         return [line for line in (project / "reports/grid.md").read_text().splitlines() if "luckybag.grid`" not in line]
 
@@ -208,7 +211,9 @@ def test_round_trip_through_an_s3_server(
 def test_ci_reproduces_by_pulling(origin: tuple[Path, Path, Path], tmp_path: Path) -> None:
     """The PR workflow's own reproduce command, on a fresh clone with the remote: nothing recomputes."""
     workflow = yaml.safe_load((ROOT / ".github/workflows/pr-report.yml").read_text())
-    (command,) = [s["run"] for s in workflow["jobs"]["report"]["steps"] if s.get("name", "").startswith("Reproduce, pulling")]
+    (command,) = [
+        s["run"] for s in workflow["jobs"]["report"]["steps"] if s.get("name", "").startswith("Reproduce, pulling")
+    ]
     _, bare, _ = origin
     b = clone(bare, tmp_path / "b")
     done = run(command.replace(".venv/bin/", "").split(), b)
