@@ -61,28 +61,38 @@ def main() -> None:
     train_scaled, val_scaled, train_target, val_target = train_test_split(
         train_scaled, train_target, test_size=0.2, random_state=42
     )
-    model = keras.Sequential([
-        keras.Input(shape=(28, 28)),
-        keras.layers.Flatten(),
-        keras.layers.Dense(100, activation="relu"),
-        keras.layers.Dropout(0.3),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(28, 28)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(100, activation="relu"),
+            keras.layers.Dropout(0.3),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     with tempfile.TemporaryDirectory() as tmp:
         callbacks = [keras.callbacks.ModelCheckpoint(f"{tmp}/best-model.keras", save_best_only=True)]
         if not args.no_early_stopping:
             callbacks.append(keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True))
         start = time.perf_counter()
-        history = model.fit(train_scaled, train_target, epochs=args.epochs, verbose=args.verbose,
-                            validation_data=(val_scaled, val_target), callbacks=callbacks)
+        history = model.fit(
+            train_scaled,
+            train_target,
+            epochs=args.epochs,
+            verbose=args.verbose,
+            validation_data=(val_scaled, val_target),
+            callbacks=callbacks,
+        )
         fit_seconds = time.perf_counter() - start
     epochs = len(history.history["loss"])
     figures.update(
         epochs_run=epochs,
         fit_seconds=fit_seconds,
         seconds_per_epoch=fit_seconds / epochs,
-        best_val_accuracy=float(history.history["val_accuracy"][min(range(epochs), key=history.history["val_loss"].__getitem__)]),
+        best_val_accuracy=float(
+            history.history["val_accuracy"][min(range(epochs), key=history.history["val_loss"].__getitem__)]
+        ),
         total_seconds=time.perf_counter() - START,
     )
     print(json.dumps(figures))

@@ -25,7 +25,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-ENV = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+ENV = {
+    **os.environ,
+    "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+    "DVC_NO_ANALYTICS": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+}
 
 
 def sh(cmd: list[str], cwd: Path) -> str:
@@ -57,8 +62,11 @@ def project_train(project: Path, epochs: int) -> dict:
     sh([sys.executable, "stages/train.py"], project)
     timing = json.loads((project / "timings/train.json").read_text())
     metrics = json.loads((project / "metrics/train.json").read_text())
-    return {"backend": timing["backend"], "seconds_per_epoch": timing["seconds_per_epoch"],
-            "best_val_accuracy": metrics["best"]["val_accuracy"]}
+    return {
+        "backend": timing["backend"],
+        "seconds_per_epoch": timing["seconds_per_epoch"],
+        "best_val_accuracy": metrics["best"]["val_accuracy"],
+    }
 
 
 def timed(cmd: list[str], cwd: Path) -> float:
@@ -83,8 +91,10 @@ def main() -> None:
         print("|---|---|---|")
         print(f"| (a) seed `model.fit`, TensorFlow | {a['seconds_per_epoch']:.2f} | {a['best_val_accuracy']:.4f} |")
         print(f"| (b) train stage, {b['backend']} | {b['seconds_per_epoch']:.2f} | {b['best_val_accuracy']:.4f} |")
-        print(f"epoch speed-up (a)/(b): {a['seconds_per_epoch'] / b['seconds_per_epoch']:.1f}x; "
-              f"val accuracy difference {b['best_val_accuracy'] - a['best_val_accuracy']:+.4f}")
+        print(
+            f"epoch speed-up (a)/(b): {a['seconds_per_epoch'] / b['seconds_per_epoch']:.1f}x; "
+            f"val accuracy difference {b['best_val_accuracy'] - a['best_val_accuracy']:+.4f}"
+        )
 
         if args.skip_pipeline:
             return
@@ -97,7 +107,9 @@ def main() -> None:
         print()
         print("| whole pipeline | seconds |")
         print("|---|---|")
-        print(f"| (c) seed steps, plain Python (CV {c['cv_seconds']:.1f} s, {c['epochs_run']} epochs) | {c_seconds:.1f} |")
+        print(
+            f"| (c) seed steps, plain Python (CV {c['cv_seconds']:.1f} s, {c['epochs_run']} epochs) | {c_seconds:.1f} |"
+        )
         print(f"| (d) cold `dvc repro` (all six stages) | {d_seconds:.1f} |")
         print(f"pipeline speed-up (c)/(d): {c_seconds / d_seconds:.2f}x")
 

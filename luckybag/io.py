@@ -9,8 +9,9 @@ import re
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -76,6 +77,15 @@ def save_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
                 np.lib.format.write_array(fh, np.asarray(array), allow_pickle=False)
 
 
+def _number_shared_objects(config: bytes) -> bytes:
+    ids: dict[bytes, bytes] = {}
+
+    def number(match: re.Match[bytes]) -> bytes:
+        return b'"shared_object_id": ' + ids.setdefault(match[1], str(len(ids)).encode())
+
+    return re.sub(rb'"shared_object_id": (\d+)', number, config)
+
+
 def reproducible_keras_archive(path: str | os.PathLike[str]) -> None:
     """Rewrite a ``.keras`` archive so identical models give identical bytes (DVC hashes, clean git).
 
@@ -93,12 +103,7 @@ def reproducible_keras_archive(path: str | os.PathLike[str]) -> None:
                 metadata.pop("date_saved", None)
                 content = json.dumps(metadata).encode()
             elif info.filename == "config.json":
-                ids: dict[bytes, bytes] = {}
-                content = re.sub(
-                    rb'"shared_object_id": (\d+)',
-                    lambda m: b'"shared_object_id": ' + ids.setdefault(m[1], str(len(ids)).encode()),
-                    content,
-                )
+                content = _number_shared_objects(content)
             fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             fixed.compress_type = info.compress_type
             archive.writestr(fixed, content)

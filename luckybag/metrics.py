@@ -30,7 +30,7 @@ def per_class(labels: np.ndarray, probs: np.ndarray) -> dict[str, dict[str, floa
     )
     return {
         name: {"precision": _round(p), "recall": _round(r), "f1": _round(f), "support": int(s)}
-        for name, p, r, f, s in zip(CLASS_NAMES, precision, recall, f1, support)
+        for name, p, r, f, s in zip(CLASS_NAMES, precision, recall, f1, support, strict=True)
     }
 
 
@@ -42,5 +42,5 @@ def confusion_rows(labels: np.ndarray, probs: np.ndarray) -> list[dict[str, Any]
     """One row per image, as DVC's confusion template wants (actual, predicted class names)."""
     names = np.array(CLASS_NAMES)
     return [
-        {"actual": a, "predicted": p} for a, p in zip(names[labels], names[probs.argmax(axis=1)])
+        {"actual": a, "predicted": p} for a, p in zip(names[labels], names[probs.argmax(axis=1)], strict=True)
     ]

@@ -8,9 +8,10 @@ naming the key, the value and what is allowed, before any work is done.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
