@@ -236,7 +236,9 @@ def main() -> None:
         sys.exit(
             f"error: candidates {', '.join(todo)} need several backends ({', '.join(sorted(backends))}); run them apart"
         )
-    use_backend(backends.pop() if backends else params["train"]["backend"])
+    # the candidates' own backend; a choice without training evaluates on the family's
+    family_backend = CANDIDATES[args.family][next(iter(CANDIDATES[args.family]))].get("backend")
+    use_backend(backends.pop() if backends else args.backend or family_backend or params["train"]["backend"])
 
     pre = params["preprocess"]
     splits = load_splits(args.data, args.raw, pre["test_size"], pre["random_state"])
