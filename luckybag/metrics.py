@@ -41,6 +41,4 @@ def confusion(labels: np.ndarray, probs: np.ndarray) -> np.ndarray:
 def confusion_rows(labels: np.ndarray, probs: np.ndarray) -> list[dict[str, Any]]:
     """One row per image, as DVC's confusion template wants (actual, predicted class names)."""
     names = np.array(CLASS_NAMES)
-    return [
-        {"actual": a, "predicted": p} for a, p in zip(names[labels], names[probs.argmax(axis=1)], strict=True)
-    ]
+    return [{"actual": a, "predicted": p} for a, p in zip(names[labels], names[probs.argmax(axis=1)], strict=True)]

@@ -139,7 +139,9 @@ SCHEMA: dict[str, dict[str, Field]] = {
         "label_smoothing": Field(FLOAT, "a number in [0, 1)", lambda v: 0.0 <= v < 1.0),
         "optimizer": Field(str, f"one of {', '.join(OPTIMIZERS)}", lambda v: v in OPTIMIZERS),
         "learning_rate": Field(FLOAT, "a number > 0, or null for the optimizer's default", _positive, nullable=True),
-        "lr_schedule": Field(str, "one of constant, cosine (decay to 0 over the epochs)", lambda v: v in ("constant", "cosine")),
+        "lr_schedule": Field(
+            str, "one of constant, cosine (decay to 0 over the epochs)", lambda v: v in ("constant", "cosine")
+        ),
         "momentum": Field(FLOAT, "a number in [0, 1) (used by momentum and nesterov)", lambda v: 0.0 <= v < 1.0),
         "epochs": Field(INT, "an integer >= 1", _int(1)),
         "batch_size": Field(INT, "an integer >= 1", _int(1)),
@@ -211,7 +213,9 @@ def read_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
 
 
 def validate(params: dict[str, Any]) -> list[str]:
-    problems = [f"params: unknown section '{name}' (allowed: {', '.join(SCHEMA)})" for name in params if name not in SCHEMA]
+    problems = [
+        f"params: unknown section '{name}' (allowed: {', '.join(SCHEMA)})" for name in params if name not in SCHEMA
+    ]
     for name in SCHEMA:
         if name not in params:
             problems.append(f"params: missing section '{name}'")

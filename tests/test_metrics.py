@@ -29,7 +29,12 @@ def test_per_class_and_confusion() -> None:
     labels = np.array([0, 0, 1, 1])
     probs = one_hot(np.array([0, 1, 1, 1]))
     per_class = metrics.per_class(labels, probs)
-    assert per_class["T-shirt/top"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3, abs=1e-6), "support": 2}
+    assert per_class["T-shirt/top"] == {
+        "precision": 1.0,
+        "recall": 0.5,
+        "f1": pytest.approx(2 / 3, abs=1e-6),
+        "support": 2,
+    }
     assert per_class["Trouser"]["precision"] == pytest.approx(2 / 3, abs=1e-6)
     assert per_class["Bag"]["support"] == 0
     matrix = metrics.confusion(labels, probs)
@@ -38,4 +43,7 @@ def test_per_class_and_confusion() -> None:
 
 def test_confusion_rows_use_class_names() -> None:
     rows = metrics.confusion_rows(np.array([9, 0]), one_hot(np.array([9, 6])))
-    assert rows == [{"actual": "Ankle boot", "predicted": "Ankle boot"}, {"actual": CLASS_NAMES[0], "predicted": "Shirt"}]
+    assert rows == [
+        {"actual": "Ankle boot", "predicted": "Ankle boot"},
+        {"actual": CLASS_NAMES[0], "predicted": "Shirt"},
+    ]
