@@ -168,7 +168,8 @@ def test_report_from_a_real_named_experiment(tmp_path: Path) -> None:
     run([*python, "--names", "cnn", "--out", "reports/experiments.md"], project)
     text = (project / "reports/experiments.md").read_text()
     shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
-    exp = next(r for g in shown[0]["experiments"] for r in g["revs"] if r.get("name") == "cnn")
+    groups = [group for row in shown for group in row.get("experiments") or []]
+    exp = next(r for group in groups for r in group["revs"] if r.get("name") == "cnn")
     accuracy = exp["data"]["metrics"]["metrics/eval.json"]["data"]["test"]["accuracy"]
     assert f"{accuracy:.4f}" in text.split("| `cnn`")[1].splitlines()[0]
     assert "- `cnn`: `train.dropout=0.1`, `train.epochs=2`" in text
