@@ -45,10 +45,9 @@ class Answers:
 # --- results ------------------------------------------------------------------------
 
 
-def top_k(probs: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """The ``k`` most probable classes of one image, most probable first (ties: lower index)."""
-    order = np.argsort(-np.asarray(probs), kind="stable")[:k]
-    return [(int(i), float(probs[i])) for i in order]
+def top_k(probs: np.ndarray, k: int) -> np.ndarray:
+    """Per image, the indices of the ``k`` most probable classes, most probable first (ties: lower index)."""
+    return np.argsort(-np.asarray(probs), axis=-1, kind="stable")[..., :k]
 
 
 def bag_summary(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -72,6 +71,7 @@ def percent(p: float) -> str:
 
 def prediction_records(answers: Answers, k: int) -> list[dict[str, Any]]:
     inputs, labels = answers.inputs, answers.labels
+    rows, tops = answers.probs.tolist(), top_k(answers.probs, k).tolist()  # Python floats, one call each
     return [
         {
             "input": name,
@@ -79,11 +79,11 @@ def prediction_records(answers: Answers, k: int) -> list[dict[str, Any]]:
             "inverted": background == "light",
             "in_distribution": not failed,
             "out_of_range": failed,
-            "top": [{"class": labels[i], "probability": p} for i, p in top_k(row, k)],
-            "probabilities": {label: float(p) for label, p in zip(labels, row, strict=True)},
+            "top": [{"class": labels[i], "probability": row[i]} for i in top],
+            "probabilities": dict(zip(labels, row, strict=True)),
         }
-        for name, background, failed, row in zip(
-            inputs.names, inputs.backgrounds, answers.flagged, answers.probs, strict=True
+        for name, background, failed, row, top in zip(
+            inputs.names, inputs.backgrounds, answers.flagged, rows, tops, strict=True
         )
     ]
 
