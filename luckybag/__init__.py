@@ -1,16 +1,6 @@
 """luckybag: a reproducible Fashion-MNIST pipeline for the lucky-bag event."""
 
-CLASS_NAMES: tuple[str, ...] = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
+from luckybag.contract import CLASS_NAMES, NUM_CLASSES
 
+__all__ = ["CLASS_NAMES", "NUM_CLASSES"]
 __version__ = "0.1.0"

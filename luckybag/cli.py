@@ -1,44 +1,218 @@
-"""The ``luckybag`` command."""
+"""The ``luckybag`` command: every tool of the project as a sub-command, with one error handler."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
+from luckybag.contract import NUM_CLASSES
 from luckybag.errors import LuckybagError
-from luckybag.predict import add_commands
 
-PARAMS_FILE = "params.yaml"  # luckybag.params (and PyYAML) load only for check-params: predict stays light
+# Sub-commands import their modules when they run: `luckybag predict` must not load Keras, PyYAML or DVC.
+BACKGROUNDS = ("auto", "light", "dark")
+RUNTIMES = ("onnx", "keras")
+
+
+def top_k(text: str) -> int:
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= k <= NUM_CLASSES:
+        raise argparse.ArgumentTypeError(f"{k} is outside 1-{NUM_CLASSES}")
+    return k
+
+
+def predict(args: argparse.Namespace) -> int:
+    from luckybag.predict import run_bag, run_predict
+
+    run = run_bag if args.command == "bag" else run_predict
+    background = "light" if args.invert else args.background
+    return run(args.images, args.model, args.runtime, args.labels, background, args.json, args.top_k)
 
 
 def check_params(args: argparse.Namespace) -> int:
-    from luckybag.params import problems_message, read_params, validate
+    from luckybag.params import load_params
 
-    problems = validate(read_params(args.params))
-    if problems:
-        print(f"error: {problems_message(problems)}", file=sys.stderr)
-        return 2
+    load_params(args.params)
     print(f"{args.params}: ok")
     return 0
 
 
+def grid(args: argparse.Namespace) -> int:
+    from luckybag.grid import run
+
+    return run(args.grid, args.only, args.report, report_only=args.report_only, dry=args.dry)
+
+
+def report(args: argparse.Namespace) -> int:
+    from luckybag.report import write_report
+
+    write_report(args.base, args.rev, args.out)
+    print(f"report: {args.out}")
+    return 0
+
+
+def experiments_report(args: argparse.Namespace) -> int:
+    from luckybag.experiments_report import write_report
+
+    write_report(args.names, args.rev, args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def plots_template(args: argparse.Namespace) -> int:
+    from luckybag.plots_page import build_template
+
+    build_template(args.out)
+    print(f"plots template: {args.out}")
+    return 0
+
+
+def add_inputs(parser: argparse.ArgumentParser, top_k_default: int, top_k_help: str) -> None:
+    parser.add_argument(
+        "images",
+        nargs="+",
+        type=Path,
+        metavar="IMAGE",
+        help="PNG/JPEG photo, .npy array (28x28 or Nx28x28, values 0-255) or IDX image file (raw or .gz)",
+    )
+    backdrop = parser.add_mutually_exclusive_group()
+    backdrop.add_argument(
+        "--background",
+        choices=BACKGROUNDS,
+        default="auto",
+        help="the photos' backdrop: light (a dark item on it; inverted), dark, or auto: told from the border "
+        "(default: %(default)s)",
+    )
+    backdrop.add_argument("--invert", action="store_true", help="same as --background light")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default=None,
+        help="onnx: models/model.onnx on onnxruntime (default; keras for a --model ending in .keras); "
+        "keras: models/model.keras on Keras",
+    )
+    parser.add_argument(
+        "--model", type=Path, default=None, help="exported model file (default: the runtime's file in models/)"
+    )
+    parser.add_argument(
+        "--labels", type=Path, default=None, help="class names JSON (default: labels.json beside the model)"
+    )
+    parser.add_argument("--top-k", type=top_k, default=top_k_default, metavar="K", help=top_k_help)
+
+
+def add_grid_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--grid", type=Path, default=Path("grid.yaml"), help="the grid file (default: %(default)s)")
+    parser.add_argument(
+        "--report", type=Path, default=Path("reports/grid.md"), help="the report (default: %(default)s)"
+    )
+
+
+COMMANDS: list[tuple[str, Callable[[argparse.Namespace], int], str, str, str]] = [
+    # name, handler, help, description, example
+    (
+        "predict",
+        predict,
+        "classify photos or pixel arrays with the exported model",
+        "Classify each item: the top classes and their probabilities. Inputs that do not look like one fashion "
+        "item on a plain backdrop are flagged.",
+        "luckybag predict shop/coat.jpg shop/bag.png --top-k 2",
+    ),
+    (
+        "bag",
+        predict,
+        "expected contents of a lucky bag holding these items",
+        "For each class: the expected number of items and the probability of at least one. Inputs that do not "
+        "look like one fashion item are left out.",
+        "luckybag bag shop/*.jpg --json",
+    ),
+    (
+        "check-params",
+        check_params,
+        "validate params.yaml against the schema",
+        "Check every section of a params file: each wrong key is named with its value and what is allowed.",
+        "luckybag check-params params.yaml",
+    ),
+    (
+        "grid",
+        grid,
+        "run grid.yaml's experiments with `dvc exp run --temp` and report them",
+        "Run the grid's experiments one at a time from the committed code and params, then rank them in a "
+        "markdown report (every number from `dvc exp show --json`).",
+        "luckybag grid --only adam-drop0.3 sgd-lr0.1-drop0.3",
+    ),
+    (
+        "report",
+        report,
+        "markdown report of params, metrics and plots against a base revision",
+        "Compare the workspace (or --rev) with --base: `dvc params diff`, `dvc metrics diff` and the plots, "
+        "for a pull-request comment.",
+        "luckybag report --base main --out reports/pr.md",
+    ),
+    (
+        "experiments-report",
+        experiments_report,
+        "report the named experiments against their baseline commit",
+        "A markdown table of the named experiments of one commit (from `dvc exp show --json`) and what each changes.",
+        "luckybag experiments-report --names cnn dense-best",
+    ),
+    (
+        "plots-template",
+        plots_template,
+        "rebuild the offline dvc plots page template from the pinned npm packages",
+        "Pack vega, vega-lite and vega-embed with npm and inline them into the HTML template of `dvc plots show`.",
+        "luckybag plots-template --out plots_page/template.html",
+    ),
+]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="luckybag", description="Fashion-MNIST lucky-bag pipeline tools.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    check = commands.add_parser("check-params", help="validate params.yaml against the schema")
-    check.add_argument("params", nargs="?", default=PARAMS_FILE)
-    check.set_defaults(func=check_params)
-    add_commands(commands)  # predict, bag
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = {}
+    for name, handler, summary, description, example in COMMANDS:
+        sub[name] = commands.add_parser(
+            name,
+            help=summary,
+            description=description,
+            epilog=f"example:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        sub[name].set_defaults(func=handler)
+    add_inputs(sub["predict"], 3, "classes shown per item (default: 3)")
+    add_inputs(sub["bag"], NUM_CLASSES, f"classes shown, most expected first (default: all {NUM_CLASSES})")
+    sub["check-params"].add_argument("params", nargs="?", default="params.yaml", help="default: %(default)s")
+    add_grid_options(sub["grid"])
+    sub["grid"].add_argument("--only", nargs="+", action="extend", metavar="NAME", help="run only these experiments")
+    mode = sub["grid"].add_mutually_exclusive_group()
+    mode.add_argument("--report-only", action="store_true", help="run nothing; rebuild the report")
+    mode.add_argument("--dry", action="store_true", help="print the dvc commands; run nothing")
+    sub["report"].add_argument("--base", required=True, help="the git revision to compare with (e.g. main)")
+    sub["report"].add_argument("--rev", default="workspace", help="the revision to report on (default: %(default)s)")
+    sub["report"].add_argument("--out", type=Path, default=Path("reports/pr.md"), help="default: %(default)s")
+    experiments = sub["experiments-report"]
+    experiments.add_argument("--names", nargs="+", default=["cnn", "dense-best"], help="default: cnn dense-best")
+    experiments.add_argument("--rev", default="HEAD", help="the commit the experiments ran from (default: HEAD)")
+    experiments.add_argument("--out", type=Path, default=Path("reports/experiments.md"), help="default: %(default)s")
+    template = sub["plots-template"]
+    template.add_argument("--out", type=Path, default=Path("plots_page/template.html"), help="default: %(default)s")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except LuckybagError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":
