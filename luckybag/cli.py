@@ -143,7 +143,7 @@ COMMANDS: list[tuple[str, Callable[[argparse.Namespace], int], str, str, str]] =
         "run grid.yaml's experiments with `dvc exp run --temp` and report them",
         "Run the grid's experiments one at a time from the committed code and params, then rank them in a "
         "markdown report (every number from `dvc exp show --json`).",
-        "luckybag grid --only adam-drop0.3 sgd-lr0.1-drop0.3",
+        "luckybag grid --only sgd-lr0.1-drop0.3",
     ),
     (
         "report",
