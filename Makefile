@@ -82,7 +82,7 @@ test-fast: $(STAMP)
 
 # The optimizer x dropout grid of grid.yaml as DVC experiments, one at a time; ONLY="a b" runs a subset.
 grid: setup
-	$(BIN)/python -m luckybag.grid --grid grid.yaml --report reports/grid.md $(if $(ONLY),--only $(ONLY))
+	$(BIN)/luckybag grid --grid grid.yaml --report reports/grid.md $(if $(ONLY),--only $(ONLY))
 
 # Share the grid: experiments' git refs to the git remote GIT_REMOTE, their outputs to the DVC remote.
 GIT_REMOTE ?= origin
@@ -94,7 +94,7 @@ grid-pull: $(STAMP)
 	$(BIN)/dvc exp pull --all-commits --force $(GIT_REMOTE)
 
 grid-report: $(STAMP)
-	$(BIN)/python -m luckybag.grid --grid grid.yaml --report reports/grid.md --report-only
+	$(BIN)/luckybag grid --grid grid.yaml --report reports/grid.md --report-only
 
 # The CNN and dense experiments chosen on validation accuracy by benchmarks/cnn_search.py
 # (benchmarks/results/{cnn,dense}_search.json; BENCHMARKS.md), then their report from `dvc exp show`.
@@ -109,11 +109,11 @@ dense-best: setup
 	  -S 'train.hidden_layers=[{units: 512, activation: relu}, {units: 512, activation: relu}, {units: 512, activation: relu}]'
 
 experiments-report: $(STAMP)
-	$(BIN)/python -m luckybag.experiments_report --names cnn dense-best --out reports/experiments.md
+	$(BIN)/luckybag experiments-report --names cnn dense-best --out reports/experiments.md
 
 # A markdown comparison of the workspace with BASE (params, metrics, plots) for pull requests.
 report: $(STAMP)
-	$(BIN)/python -m luckybag.report --base $(BASE) --out reports/pr.md
+	$(BIN)/luckybag report --base $(BASE) --out reports/pr.md
 
 # The dvc plots page (every plot of dvc.yaml; renders offline: plots_page/README.md), for the
 # workspace or comparing it with REV (one or more git revisions or experiments).
@@ -127,7 +127,7 @@ plots-diff: $(STAMP)
 
 # Regenerate plots_page/template.html from the pinned npm packages (needs npm).
 plots-template: $(STAMP)
-	$(BIN)/python -m luckybag.plots_page
+	$(BIN)/luckybag plots-template
 
 # Tag the committed model as a version of the fashion-classifier artifact (GTO), then push the tag.
 register: $(STAMP)
