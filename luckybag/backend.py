@@ -1,11 +1,17 @@
-"""Choose the Keras backend before Keras is imported."""
+"""The one place that sets up the Keras environment (backend, quiet and deterministic TensorFlow)."""
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 
 from luckybag.errors import LuckybagError
+
+
+def keras_env(name: str, env: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """``env`` with Keras on backend ``name``, TensorFlow's start-up banner off and its kernels deterministic."""
+    return {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_DETERMINISTIC_OPS": "1", **env, "KERAS_BACKEND": name}
 
 
 def use_backend(name: str) -> None:
@@ -18,10 +24,7 @@ def use_backend(name: str) -> None:
                 f"Keras is already loaded with backend {keras.backend.backend()!r}; cannot switch to {name!r}"
             )
         return
-    os.environ["KERAS_BACKEND"] = name
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's start-up banner is noise in stage logs
-    # Deterministic kernels on TensorFlow; harmless for the other backends.
-    os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+    os.environ.update(keras_env(name))
     try:
         import keras  # noqa: F401
     except ImportError as err:

@@ -1,10 +1,8 @@
 """Honest probabilities: calibration error, proper scores, temperature and vector scaling.
 
-Both methods map a model's log-probabilities to softmax(a * log p + b), fitted by NLL on the
-validation split. Temperature scaling has one a = 1/T for every class and b = 0; since
-softmax(log p / T) equals softmax(z / T) for p = softmax(z), it is the classic scaling of the
-logits. Vector scaling fits a scale a_k and a bias b_k per class, so it can make some classes
-more and others less confident (and can change the top class).
+Both methods map log-probabilities to softmax(a * log p + b), fitted by NLL on validation data:
+temperature scaling has one a = 1/T and b = 0 (the classic scaling of the logits); vector scaling
+fits a_k and b_k per class, so it can change some classes' confidence more than others'.
 """
 
 from __future__ import annotations
@@ -13,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
+from scipy.special import log_softmax, softmax
 
 EPS = 1e-12
 METHODS = ("temperature", "vector")
@@ -24,11 +23,8 @@ def log_probs(probs: np.ndarray) -> np.ndarray:
 
 
 def scale(probs: np.ndarray, temperature: float) -> np.ndarray:
-    """softmax(log(probs) / T), computed stably."""
-    z = log_probs(probs) / temperature
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    """softmax(log(probs) / T)."""
+    return softmax(log_probs(probs) / temperature, axis=1)
 
 
 def nll(probs: np.ndarray, labels: np.ndarray) -> float:
@@ -36,33 +32,27 @@ def nll(probs: np.ndarray, labels: np.ndarray) -> float:
 
 
 def brier(probs: np.ndarray, labels: np.ndarray) -> float:
-    """Multi-class Brier score: mean over items of the squared distance to the one-hot label."""
-    one_hot = np.zeros_like(probs, dtype=np.float64)
-    one_hot[np.arange(len(labels)), labels] = 1.0
-    return float(np.mean(np.sum((probs - one_hot) ** 2, axis=1)))
+    """Multi-class Brier score: mean squared distance to the one-hot label."""
+    return float(np.mean(np.sum((probs - np.eye(probs.shape[1])[labels]) ** 2, axis=1)))
 
 
 def reliability(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> list[dict[str, float]]:
-    """Per equal-width confidence bin: its range, item count, mean confidence and accuracy."""
+    """Per equal-width confidence bin (lo, hi]: its range, item count, mean confidence and accuracy."""
     confidence = probs.max(axis=1)
     correct = probs.argmax(axis=1) == labels
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    # Bins are (lo, hi]; a confidence of exactly 0 can't occur for 10 classes (min is 0.1).
     index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
-    bins = []
-    for b in range(n_bins):
-        mask = index == b
-        count = int(mask.sum())
-        bins.append(
-            {
-                "lower": float(edges[b]),
-                "upper": float(edges[b + 1]),
-                "count": count,
-                "confidence": float(confidence[mask].mean()) if count else 0.0,
-                "accuracy": float(correct[mask].mean()) if count else 0.0,
-            }
-        )
-    return bins
+    masks = [index == b for b in range(n_bins)]
+    return [
+        {
+            "lower": float(edges[b]),
+            "upper": float(edges[b + 1]),
+            "count": int(mask.sum()),
+            "confidence": float(confidence[mask].mean()) if mask.any() else 0.0,
+            "accuracy": float(correct[mask].mean()) if mask.any() else 0.0,
+        }
+        for b, mask in enumerate(masks)
+    ]
 
 
 def ece(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
@@ -72,25 +62,35 @@ def ece(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
 
 
 def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
-    """The T > 0 that minimises the NLL of ``scale(probs, T)`` (fit on validation data only)."""
-    logp = log_probs(probs)
-    rows = np.arange(len(labels))
+    """The T > 0 minimising the NLL of ``scale(probs, T)``."""
+    logp, rows = log_probs(probs), np.arange(len(labels))
 
     def loss(log_t: float) -> float:
-        z = logp / np.exp(log_t)
-        z -= z.max(axis=1, keepdims=True)
-        return float(-np.mean(z[rows, labels] - np.log(np.exp(z).sum(axis=1))))
+        return float(-np.mean(log_softmax(logp / np.exp(log_t), axis=1)[rows, labels]))
 
     result = minimize_scalar(loss, bounds=(np.log(0.05), np.log(20.0)), method="bounded", options={"xatol": 1e-6})
     return float(np.exp(result.x))
 
 
-def scores(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> dict[str, float]:
-    return {
-        "ece": round(ece(probs, labels, n_bins), 6),
-        "nll": round(nll(probs, labels), 6),
-        "brier": round(brier(probs, labels), 6),
-    }
+def fit_vector(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class scale a > 0 and bias b (mean 0) minimising the NLL of softmax(a * log p + b)."""
+    logp = log_probs(probs)
+    n, k = logp.shape
+    one_hot = np.zeros_like(logp)
+    one_hot[np.arange(n), labels] = 1.0
+
+    def loss_and_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        log_q = log_softmax(logp * theta[:k] + theta[k:], axis=1)
+        residual = (np.exp(log_q) - one_hot) / n
+        grad = np.concatenate([(residual * logp).sum(axis=0), residual.sum(axis=0)])
+        return float(-(one_hot * log_q).sum() / n), grad
+
+    bounds = [(1e-3, 1e3)] * k + [(None, None)] * k
+    options = {"maxiter": 1000, "gtol": 1e-8, "ftol": 1e-12}
+    theta = minimize(
+        loss_and_grad, np.r_[np.ones(k), np.zeros(k)], jac=True, method="L-BFGS-B", bounds=bounds, options=options
+    ).x
+    return theta[:k], theta[k:] - theta[k:].mean()  # softmax ignores a shift shared by all classes
 
 
 @dataclass(frozen=True)
@@ -102,63 +102,37 @@ class Calibration:
     bias: np.ndarray  # (classes,)
 
     def apply(self, probs: np.ndarray) -> np.ndarray:
-        z = log_probs(probs) * self.scale + self.bias
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax(log_probs(probs) * self.scale + self.bias, axis=1)
 
     @property
     def temperature(self) -> float | None:
         return float(1.0 / self.scale[0]) if self.method == "temperature" else None
 
 
-def fit_vector(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The per-class scale a > 0 and bias b (centred to mean 0) minimising the NLL of softmax(a * log p + b)."""
-    logp = log_probs(probs)
-    n, k = logp.shape
-    one_hot = np.zeros_like(logp)
-    one_hot[np.arange(n), labels] = 1.0
-
-    def loss_and_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        z = logp * theta[:k] + theta[k:]
-        z -= z.max(axis=1, keepdims=True)
-        log_q = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        residual = (np.exp(log_q) - one_hot) / n
-        grad = np.concatenate([(residual * logp).sum(axis=0), residual.sum(axis=0)])
-        return float(-(one_hot * log_q).sum() / n), grad
-
-    start = np.concatenate([np.ones(k), np.zeros(k)])
-    bounds = [(1e-3, 1e3)] * k + [(None, None)] * k
-    result = minimize(
-        loss_and_grad,
-        start,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=bounds,
-        options={"maxiter": 1000, "gtol": 1e-8, "ftol": 1e-12},
-    )
-    scale, bias = result.x[:k], result.x[k:]
-    return scale, bias - bias.mean()  # softmax ignores a shift shared by all classes
-
-
 def fit(method: str, probs: np.ndarray, labels: np.ndarray) -> Calibration:
     k = probs.shape[1]
     if method == "temperature":
-        t = fit_temperature(probs, labels)
-        return Calibration(method, np.full(k, 1.0 / t), np.zeros(k))
+        return Calibration(method, np.full(k, 1.0 / fit_temperature(probs, labels)), np.zeros(k))
     if method == "vector":
         return Calibration(method, *fit_vector(probs, labels))
     raise ValueError(f"unknown calibration method {method!r}; expected one of {', '.join(METHODS)}")
 
 
+def scores(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> dict[str, float]:
+    return {
+        "ece": round(ece(probs, labels, n_bins), 6),
+        "nll": round(nll(probs, labels), 6),
+        "brier": round(brier(probs, labels), 6),
+    }
+
+
 def fold_index(n: int, folds: int = CROSS_FIT_FOLDS, seed: int = 0) -> np.ndarray:
-    """Each item's fold, from a fixed shuffle: the same items, the same folds, every run."""
+    """Each item's fold, from a fixed shuffle: the same folds every run."""
     return np.random.default_rng(seed).permutation(n) % folds
 
 
 def cross_fitted(method: str, probs: np.ndarray, labels: np.ndarray, folds: int = CROSS_FIT_FOLDS) -> np.ndarray:
-    """Every item calibrated by ``method`` fitted on the other folds only: out-of-sample figures
-    on the split the calibration is fitted on."""
+    """Each item calibrated by ``method`` fitted on the other folds: out-of-sample on the fitting split."""
     fold = fold_index(len(labels), folds)
     out = np.empty_like(probs, dtype=np.float64)
     for f in range(folds):
@@ -168,9 +142,7 @@ def cross_fitted(method: str, probs: np.ndarray, labels: np.ndarray, folds: int 
 
 
 def choose(requested: str, cross: dict[str, np.ndarray], labels: np.ndarray) -> str:
-    """``requested``, or for ``auto`` the method whose cross-fitted probabilities ``cross[method]``
-    have the lowest NLL. The in-sample NLL would always favour vector scaling, which contains
-    temperature scaling as a special case."""
+    """``requested``, or for ``auto`` the method with the lowest cross-fitted NLL (in-sample favours vector)."""
     if requested != "auto":
         return requested
     return min(METHODS, key=lambda method: nll(cross[method], labels))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from luckybag.contract import NUM_CLASSES, SIDE
 from luckybag.errors import LuckybagError
 from luckybag.io import atomic_path, save_npz
 
@@ -33,35 +34,19 @@ HOW_TO_GET = (
 )
 IMAGE_MAGIC = 0x00000803
 LABEL_MAGIC = 0x00000801
-NUM_CLASSES = 10
 
 
 class DataError(LuckybagError):
     """A data file is missing, corrupt or not what Fashion-MNIST looks like."""
 
 
-# --- download -----------------------------------------------------------------
+class _SourceFailed(Exception):
+    """This source gave nothing valid (the message says why); try the next one."""
 
 
 def default_sources(mirror: str | None) -> list[str]:
     """Where to look, in order: the mirror from params, Debian's package, the official URLs."""
-    sources = [mirror] if mirror else []
-    return sources + [str(DEBIAN_DIR), OFFICIAL_URL]
-
-
-def decompressed_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    try:
-        with gzip.open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    except (OSError, EOFError, zlib.error) as err:
-        raise DataError(f"{path}: not a readable gzip file ({err})") from None
-    return digest.hexdigest()
-
-
-def _is_url(source: str) -> bool:
-    return source.startswith(("http://", "https://", "file://"))
+    return ([mirror] if mirror else []) + [str(DEBIAN_DIR), OFFICIAL_URL]
 
 
 def _fetch_url(url: str, dest: Path, timeout: float) -> None:
@@ -69,11 +54,8 @@ def _fetch_url(url: str, dest: Path, timeout: float) -> None:
 
     with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (http is the official host)
         total = int(response.headers.get("Content-Length") or 0) or None
-        with (
-            open(dest, "wb") as out,
-            tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], leave=False) as bar,
-        ):
-            received = 0
+        received, desc = 0, url.rsplit("/", 1)[-1]
+        with open(dest, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=desc, leave=False) as bar:
             for block in iter(lambda: response.read(1 << 16), b""):
                 out.write(block)
                 bar.update(len(block))
@@ -82,51 +64,41 @@ def _fetch_url(url: str, dest: Path, timeout: float) -> None:
         raise http.client.IncompleteRead(b"", total - received)
 
 
-class _SourceFailed(Exception):
-    """Internal: this source gave nothing valid; try the next one."""
-
-
-def _copy_from(source: str, name: str, dest: Path, timeout: float, sha256: str) -> str | None:
-    """Copy ``name.gz`` from ``source`` into ``dest``; return why it failed, or None."""
+def _copy_from(source: str, name: str, dest: Path, timeout: float, sha256: str) -> None:
+    """Copy ``name.gz`` from ``source`` into ``dest`` and check its content, or raise _SourceFailed."""
     try:
-        if _is_url(source):
+        if source.startswith(("http://", "https://", "file://")):
             _fetch_url(source.rstrip("/") + f"/{name}.gz", dest, timeout)
         else:
             shutil.copyfile(Path(source) / f"{name}.gz", dest)
     except (OSError, ValueError, http.client.HTTPException) as err:  # IncompleteRead: the connection broke
-        return f"{type(err).__name__}: {getattr(err, 'reason', None) or err}"
+        raise _SourceFailed(f"{type(err).__name__}: {getattr(err, 'reason', None) or err}") from None
     try:
-        if decompressed_sha256(dest) != sha256:
-            return "SHA-256 of the decompressed content does not match"
-    except DataError as err:
-        return str(err).split(": ", 1)[-1]
-    return None
+        with gzip.open(dest, "rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    except (OSError, EOFError, zlib.error) as err:
+        raise _SourceFailed(f"not a readable gzip file ({err})") from None
+    if digest != sha256:
+        raise _SourceFailed("SHA-256 of the decompressed content does not match")
 
 
 def fetch_file(name: str, sources: list[str], out_dir: Path, timeout: float = 30.0, sha256: str | None = None) -> str:
     """Copy ``name.gz`` from the first source whose content checks out; return that source."""
-    sha256 = sha256 or FILES[name]
     tried: list[str] = []
     for source in sources:
         try:
-            with atomic_path(out_dir / f"{name}.gz") as tmp:
-                problem = _copy_from(source, name, tmp, timeout, sha256)
-                if problem is not None:
-                    raise _SourceFailed(problem)  # rolls the partial file back
+            with atomic_path(out_dir / f"{name}.gz") as tmp:  # a failed source's partial file is rolled back
+                _copy_from(source, name, tmp, timeout, sha256 or FILES[name])
+            return source
         except _SourceFailed as failure:
             tried.append(f"{source} ({failure})")
-            continue
-        return source
     raise DataError(f"{name}.gz: no source gave a valid copy; tried {'; '.join(tried)}; {HOW_TO_GET}")
 
 
 def download(
     sources: list[str], out_dir: Path, timeout: float = 30.0, checksums: dict[str, str] | None = None
 ) -> dict[str, str]:
-    """Fetch the four files into ``out_dir``; return file -> source used.
-
-    ``checksums`` replaces the official SHA-256 values (for a small test mirror).
-    """
+    """Fetch the four files into ``out_dir``; return file -> source used (``checksums``: for a test mirror)."""
     checksums = checksums or FILES
     used = {name: fetch_file(name, sources, out_dir, timeout, checksums[name]) for name in FILES}
     for name, source in used.items():
@@ -134,15 +106,11 @@ def download(
     return used
 
 
-# --- IDX parsing ----------------------------------------------------------------
-
-
 def read_idx(path: Path) -> np.ndarray:
     """Parse a (gzipped) IDX file of unsigned bytes; check magic, dimensions and size."""
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as fh:
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as fh:
             raw = fh.read()
     except FileNotFoundError:
         raise DataError(f"{path}: file not found (run the download stage first)") from None
@@ -152,10 +120,9 @@ def read_idx(path: Path) -> np.ndarray:
         raise DataError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
     zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
     if zero != 0 or dtype_code != 0x08 or ndim not in (1, 3):
-        magic = int.from_bytes(raw[:4], "big")
         raise DataError(
-            f"{path}: wrong magic number 0x{magic:08x}; expected 0x{LABEL_MAGIC:08x} (labels) "
-            f"or 0x{IMAGE_MAGIC:08x} (images)"
+            f"{path}: wrong magic number 0x{int.from_bytes(raw[:4], 'big'):08x}; "
+            f"expected 0x{LABEL_MAGIC:08x} (labels) or 0x{IMAGE_MAGIC:08x} (images)"
         )
     header = 4 + 4 * ndim
     if len(raw) < header:
@@ -167,21 +134,24 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
+def _check_count(path: Path, array: np.ndarray, count: int | None, what: str) -> np.ndarray:
+    if count is not None and len(array) != count:
+        raise DataError(f"{path}: {len(array)} {what}; expected {count}")
+    return array
+
+
 def read_images(path: Path, count: int | None = None) -> np.ndarray:
     images = read_idx(path)
-    if images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise DataError(f"{path}: images have shape {images.shape}; expected (N, 28, 28)")
-    if count is not None and len(images) != count:
-        raise DataError(f"{path}: {len(images)} images; expected {count}")
-    return images
+    if images.ndim != 3 or images.shape[1:] != (SIDE, SIDE):
+        raise DataError(f"{path}: images have shape {images.shape}; expected (N, {SIDE}, {SIDE})")
+    return _check_count(path, images, count, "images")
 
 
 def read_labels(path: Path, count: int | None = None) -> np.ndarray:
     labels = read_idx(path)
     if labels.ndim != 1:
         raise DataError(f"{path}: labels have shape {labels.shape}; expected (N,)")
-    if count is not None and len(labels) != count:
-        raise DataError(f"{path}: {len(labels)} labels; expected {count}")
+    _check_count(path, labels, count, "labels")
     if labels.size and labels.max() >= NUM_CLASSES:
         raise DataError(f"{path}: label {int(labels.max())} is outside 0-{NUM_CLASSES - 1}")
     return labels
@@ -191,19 +161,15 @@ def load_raw(raw_dir: Path, split: str, count: int | None = None) -> tuple[np.nd
     """Images and labels of the ``train`` or ``t10k`` split, checked against each other."""
     images_path = Path(raw_dir) / f"{split}-images-idx3-ubyte.gz"
     labels_path = Path(raw_dir) / f"{split}-labels-idx1-ubyte.gz"
-    images = read_images(images_path, count)
-    labels = read_labels(labels_path, count)
+    images, labels = read_images(images_path, count), read_labels(labels_path, count)
     if len(images) != len(labels):
         raise DataError(f"{labels_path}: {len(labels)} labels for {len(images)} images in {images_path}")
     return images, labels
 
 
-# --- prepared splits --------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class Split:
-    images: np.ndarray  # (N, 28, 28) uint8, raw pixels: the model scales them itself
+    images: np.ndarray  # (N, SIDE, SIDE) uint8, raw pixels: the model scales them itself
     labels: np.ndarray  # (N,) uint8
 
     def __len__(self) -> int:

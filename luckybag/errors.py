@@ -14,7 +14,7 @@ class LuckybagError(Exception):
 
 
 def main_guard(func: Callable[[], None]) -> Callable[[], None]:
-    """Turn LuckybagError into a one-line message on stderr and a non-zero exit."""
+    """For a stage script's main(): a LuckybagError or Ctrl-C becomes one `error:` line and a non-zero exit."""
 
     @functools.wraps(func)
     def wrapper() -> None:

@@ -1,4 +1,4 @@
-"""Atomic file writes: every output appears whole or not at all."""
+"""Atomic, reproducible file writes: every output appears whole or not at all, the same bytes for the same data."""
 
 from __future__ import annotations
 
@@ -19,15 +19,12 @@ from luckybag.errors import LuckybagError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # a fixed zip entry date: the same bytes on every run (DVC hashes, clean git)
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it into place on success.
-
-    ``suffix`` keeps the extension for libraries that choose the format from it
-    (Keras' ``.keras`` / ``.weights.h5``, matplotlib's ``.png``).
-    """
+    """Yield a temporary file next to ``path`` (ending in ``suffix``, default: path's); rename it into place on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = suffix if suffix is not None else "".join(path.suffixes)
@@ -45,7 +42,7 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
 
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a path (not yet existing) next to ``path`` for a directory; swap it into place on success."""
+    """Yield a not yet existing directory path next to ``path``; swap it into place on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
@@ -68,32 +65,25 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def save_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
-    """Like ``np.savez`` but byte-identical for identical arrays (fixed zip timestamps),
-    so DVC hashes of the file only change when the data does."""
+    """Like ``np.savez``, but the same arrays always give the same bytes."""
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as archive:
         for name, array in arrays.items():
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            with archive.open(info, "w") as fh:
+            with archive.open(zipfile.ZipInfo(f"{name}.npy", date_time=_EPOCH), "w") as fh:
                 np.lib.format.write_array(fh, np.asarray(array), allow_pickle=False)
 
 
-def _number_shared_objects(config: bytes) -> bytes:
+def reproducible_keras_archive(path: str | os.PathLike[str]) -> None:
+    """Rewrite a ``.keras`` archive so identical models give identical bytes.
+
+    Keras stamps the save time into ``metadata.json`` and the entries' dates, and Python object ids
+    (``shared_object_id``) into ``config.json``; those only pair up shared objects within the config,
+    so numbering them in order of appearance keeps the meaning.
+    """
     ids: dict[bytes, bytes] = {}
 
     def number(match: re.Match[bytes]) -> bytes:
         return b'"shared_object_id": ' + ids.setdefault(match[1], str(len(ids)).encode())
 
-    return re.sub(rb'"shared_object_id": (\d+)', number, config)
-
-
-def reproducible_keras_archive(path: str | os.PathLike[str]) -> None:
-    """Rewrite a ``.keras`` archive so identical models give identical bytes (DVC hashes, clean git).
-
-    Keras stamps the save time into ``metadata.json``, the zip entries' dates, and Python
-    object ids (``shared_object_id``) into ``config.json``. The ids only pair up shared
-    objects inside one config, so numbering them in order of appearance keeps the meaning.
-    """
-    path = Path(path)
     with zipfile.ZipFile(path) as archive:
         entries = [(info, archive.read(info)) for info in archive.infolist()]
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as archive:
@@ -103,8 +93,8 @@ def reproducible_keras_archive(path: str | os.PathLike[str]) -> None:
                 metadata.pop("date_saved", None)
                 content = json.dumps(metadata).encode()
             elif info.filename == "config.json":
-                content = _number_shared_objects(content)
-            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+                content = re.sub(rb'"shared_object_id": (\d+)', number, content)
+            fixed = zipfile.ZipInfo(info.filename, date_time=_EPOCH)
             fixed.compress_type = info.compress_type
             archive.writestr(fixed, content)
 
@@ -115,7 +105,7 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
-    """Strict JSON: a NaN or infinity is refused (nothing is written), as JSON has no such numbers."""
+    """Strict JSON, sorted keys: a NaN or infinity is refused (nothing is written)."""
     try:
         text = json.dumps(data, indent=2, sort_keys=True, allow_nan=False)
     except ValueError:

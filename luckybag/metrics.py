@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, log_loss, precision_recall_fscore_support
 
-from luckybag import CLASS_NAMES
+from luckybag.contract import CLASS_NAMES
 
 CLASSES = list(range(len(CLASS_NAMES)))
 
@@ -25,12 +25,10 @@ def summary(labels: np.ndarray, probs: np.ndarray) -> dict[str, float]:
 
 
 def per_class(labels: np.ndarray, probs: np.ndarray) -> dict[str, dict[str, float]]:
-    precision, recall, f1, support = precision_recall_fscore_support(
-        labels, probs.argmax(axis=1), labels=CLASSES, zero_division=0
-    )
+    scores = precision_recall_fscore_support(labels, probs.argmax(axis=1), labels=CLASSES, zero_division=0)
     return {
         name: {"precision": _round(p), "recall": _round(r), "f1": _round(f), "support": int(s)}
-        for name, p, r, f, s in zip(CLASS_NAMES, precision, recall, f1, support, strict=True)
+        for name, p, r, f, s in zip(CLASS_NAMES, *scores, strict=True)
     }
 
 
