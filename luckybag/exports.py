@@ -1,10 +1,9 @@
-"""The served model and its export formats (each checked by its own runtime: luckybag.reload).
+"""The served model and its export formats (each reloaded by its own runtime: luckybag.reload).
 
-The served model takes raw 28x28 uint8 pixels (scaling inside) and returns calibrated
-probabilities: the trained network with its softmax output split into logits, a
-log-softmax, the calibration's per-class scale and bias (a Dense layer with a diagonal
-kernel; one scale 1/T for temperature scaling) and a softmax, all built-in Keras layers so
-that safe-mode loading, TensorFlow SavedModel and ONNX all carry it.
+The served model takes raw uint8 pixels and returns calibrated probabilities: the trained layers,
+the softmax output split into logits and a log-softmax, the calibration's per-class scale and bias
+(a Dense layer with a diagonal kernel) and a softmax; built-in Keras layers only, so that safe-mode
+loading, TensorFlow SavedModel and ONNX all carry it.
 """
 
 from __future__ import annotations
@@ -16,19 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from luckybag import CLASS_NAMES
 from luckybag.calibration import Calibration
+from luckybag.contract import CLASS_NAMES, EXPORT_FILES, INPUT_DTYPE, SIDE
 from luckybag.errors import LuckybagError
 from luckybag.io import atomic_dir, atomic_path, reproducible_keras_archive, write_json
 
-FILES = {
-    "keras": "model.keras",
-    "weights": "model.weights.h5",
-    "architecture": "architecture.json",
-    "savedmodel": "savedmodel",
-    "onnx": "model.onnx",
-    "labels": "labels.json",
-}
+FILES = EXPORT_FILES  # stages/export.py's name for them
 
 
 class ExportError(LuckybagError):
@@ -36,8 +28,7 @@ class ExportError(LuckybagError):
 
 
 def build_served(model: Any, calibration: Calibration) -> Any:
-    """pixels (uint8) -> the trained layers -> logits -> log-softmax -> scale * x + bias -> softmax,
-    sharing the trained weights: the probabilities ``calibration.apply`` gives for the model's own."""
+    """The served model, sharing the trained weights: ``calibration.apply`` of the model's probabilities."""
     import keras
 
     *body, output = model.layers
@@ -45,8 +36,7 @@ def build_served(model: Any, calibration: Calibration) -> Any:
     body = [layer for layer in body if not layer.name.startswith("augment_")]
     if not isinstance(output, keras.layers.Dense) or output.activation.__name__ != "softmax":
         raise ExportError(f"model {model.name!r}: expected a Dense softmax output layer, found {output.name!r}")
-    pixels = keras.Input(shape=(28, 28), dtype="uint8", name="pixels")
-    x = pixels
+    x = pixels = keras.Input(shape=(SIDE, SIDE), dtype=INPUT_DTYPE, name="pixels")
     for layer in body:
         x = layer(x)
     logits = keras.layers.Dense(output.units, name="logits")
@@ -61,8 +51,8 @@ def build_served(model: Any, calibration: Calibration) -> Any:
 
 
 def save_all(served: Any, out_dir: Path) -> dict[str, Path]:
-    """Write every format of ``served`` into ``out_dir``, each file whole or not at all."""
-    paths = {kind: out_dir / name for kind, name in FILES.items()}
+    """Write every format of ``served`` into ``out_dir``, each whole or not at all, the same bytes every run."""
+    paths = {kind: out_dir / name for kind, name in EXPORT_FILES.items()}
     with atomic_path(paths["keras"]) as tmp:
         served.save(tmp)
         reproducible_keras_archive(tmp)
@@ -82,9 +72,10 @@ def save_all(served: Any, out_dir: Path) -> dict[str, Path]:
 
 @contextlib.contextmanager
 def _variables_in_name_order() -> Iterator[None]:
-    """Keras lists a SavedModel's variables in the order TensorFlow's tracing saw them, which
-    follows object ids and so changes from process to process; name order gives the same bytes
-    for the same model. (A private Keras function: if it moves, the clean-rerun test says so.)"""
+    """List a SavedModel's variables by name, not in tracing order (which follows object ids, so varies by process).
+
+    A private Keras function: if it moves, the clean-rerun test says so.
+    """
     from keras.src.export import saved_model_export_archive as archive
 
     listed = archive._list_variables_used_by_fns
@@ -101,9 +92,7 @@ def _variables_in_name_order() -> Iterator[None]:
 
 
 def _reproducible_fingerprint(path: Path) -> None:
-    """SavedModel's fingerprint holds a random ``uuid`` (everything else in the directory is
-    deterministic); derive it from the fingerprint's own content hashes instead, so identical
-    models give identical bytes."""
+    """Replace the SavedModel fingerprint's random ``uuid`` (the rest is deterministic) with one from its hashes."""
     from tensorflow.core.protobuf import fingerprint_pb2
 
     fingerprint = fingerprint_pb2.FingerprintDef()

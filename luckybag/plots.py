@@ -1,4 +1,4 @@
-"""PNG figures in the seed's style (matplotlib, no display needed)."""
+"""PNG figures in the seed's style (matplotlib, no display needed), and the logs they are drawn from."""
 
 from __future__ import annotations
 
@@ -10,15 +10,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from luckybag import CLASS_NAMES  # noqa: E402
+from luckybag.contract import CLASS_NAMES, NUM_CLASSES  # noqa: E402
 from luckybag.data import DataError  # noqa: E402
 from luckybag.io import atomic_path  # noqa: E402
 
-# --- inputs: what the pipeline logged, read back ------------------------------------------
-
 
 def read_history(live_dir: Path) -> dict[str, list[float]]:
-    """Per-epoch loss and accuracy, train and validation, from DVCLive's TSV files (as Keras' history names them)."""
+    """Per-epoch loss and accuracy, train and validation, from DVCLive's TSV files (named as Keras' history)."""
     history = {}
     for split, prefix in (("train", ""), ("eval", "val_")):
         for metric in ("loss", "accuracy"):
@@ -43,20 +41,16 @@ def read_history(live_dir: Path) -> dict[str, list[float]]:
 def confusion_from_rows(rows: list[dict[str, str]]) -> np.ndarray:
     """The confusion matrix (actual x predicted counts) from DVC's confusion rows of class names."""
     index = {name: i for i, name in enumerate(CLASS_NAMES)}
-    matrix = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), dtype=np.int64)
+    matrix = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
     for row in rows:
         matrix[index[row["actual"]], index[row["predicted"]]] += 1
     return matrix
 
 
-# --- figures ----------------------------------------------------------------------------------
-
-
 def _save(fig: plt.Figure, path: Path) -> None:
     try:
         with atomic_path(path) as tmp:
-            # Fixed metadata keeps the PNG bytes identical from run to run.
-            fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+            fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})  # the same bytes every run
     finally:
         plt.close(fig)
 
@@ -73,18 +67,15 @@ def samples(images: np.ndarray, labels: np.ndarray, path: Path, count: int = 10)
 
 
 def loss_curves(history: dict[str, list[float]], best_epoch: int, path: Path) -> None:
-    """Train vs validation loss per epoch, like the seed's figures, with the best epoch marked."""
+    """Train vs validation loss and accuracy per epoch, like the seed's figures, with the best epoch marked."""
     epochs = np.arange(1, len(history["loss"]) + 1)
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
-    ax_loss.plot(epochs, history["loss"], label="train")
-    ax_loss.plot(epochs, history["val_loss"], label="validation")
-    ax_loss.axvline(best_epoch, color="grey", linestyle=":", label=f"best epoch {best_epoch}")
-    ax_loss.set(xlabel="epoch", ylabel="loss", title="Loss")
-    ax_acc.plot(epochs, history["accuracy"], label="train")
-    ax_acc.plot(epochs, history["val_accuracy"], label="validation")
-    ax_acc.axvline(best_epoch, color="grey", linestyle=":")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
-    for ax in (ax_loss, ax_acc):
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, metric, title in zip(axes, ("loss", "accuracy"), ("Loss", "Accuracy"), strict=True):
+        ax.plot(epochs, history[metric], label="train")
+        ax.plot(epochs, history[f"val_{metric}"], label="validation")
+        ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best epoch {best_epoch}" if ax is axes[0] else None)
+        ax.set(xlabel="epoch", ylabel=metric, title=title)
+    for ax in axes:
         ax.legend()
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
@@ -95,20 +86,12 @@ def loss_curves(history: dict[str, list[float]], best_epoch: int, path: Path) ->
 def confusion_matrix(matrix: np.ndarray, path: Path, title: str = "Test confusion matrix") -> None:
     fig, ax = plt.subplots(figsize=(8, 7))
     ax.imshow(matrix, cmap="Blues")
-    ticks = np.arange(len(CLASS_NAMES))
+    ticks = np.arange(NUM_CLASSES)
     ax.set_xticks(ticks, CLASS_NAMES, rotation=45, ha="right")
     ax.set_yticks(ticks, CLASS_NAMES)
     threshold = matrix.max() / 2
-    for i, j in np.ndindex(matrix.shape):
-        ax.text(
-            j,
-            i,
-            str(matrix[i, j]),
-            ha="center",
-            va="center",
-            fontsize=8,
-            color="white" if matrix[i, j] > threshold else "black",
-        )
+    for (i, j), count in np.ndenumerate(matrix):
+        ax.text(j, i, str(count), ha="center", va="center", fontsize=8, color="white" if count > threshold else "black")
     ax.set(xlabel="predicted", ylabel="actual", title=title)
     fig.tight_layout()
     _save(fig, path)
@@ -118,24 +101,14 @@ def reliability_diagram(before: list[dict], after: list[dict], method: str, path
     """Accuracy vs confidence per bin, before and after calibration (``method`` names it); the diagonal is perfect."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharey=True)
     for ax, bins, title in ((axes[0], before, "uncalibrated"), (axes[1], after, method)):
-        width = bins[0]["upper"] - bins[0]["lower"]
+        bar = {"width": bins[0]["upper"] - bins[0]["lower"], "align": "edge"}
         filled = [b for b in bins if b["count"]]
-        lower = np.array([b["lower"] for b in filled])
-        accuracy = np.array([b["accuracy"] for b in filled])
-        confidence = np.array([b["confidence"] for b in filled])
-        ax.bar(lower, accuracy, width=width, align="edge", edgecolor="black", alpha=0.7, label="accuracy")
-        ax.bar(
-            lower,
-            confidence - accuracy,
-            bottom=accuracy,
-            width=width,
-            align="edge",
-            fill=False,
-            edgecolor="red",
-            hatch="//",
-            linewidth=0.5,
-            label="gap to mean confidence",
+        lower, accuracy, confidence = (
+            np.array([b[key] for b in filled]) for key in ("lower", "accuracy", "confidence")
         )
+        ax.bar(lower, accuracy, **bar, edgecolor="black", alpha=0.7, label="accuracy")
+        gap = {"fill": False, "edgecolor": "red", "hatch": "//", "linewidth": 0.5, "label": "gap to mean confidence"}
+        ax.bar(lower, confidence - accuracy, bottom=accuracy, **bar, **gap)
         ax.plot([0, 1], [0, 1], "k--", linewidth=1, label="perfectly calibrated")
         ax.set(xlabel="confidence", title=f"Test set, {title}", xlim=(0, 1), ylim=(0, 1))
         ax.legend(loc="upper left")

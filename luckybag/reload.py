@@ -1,16 +1,16 @@
-"""The export check: every exported format reloaded by its own runtime in a fresh process.
+"""The export check: every exported format reloaded in a fresh process by its own runtime.
 
 One process per runtime (Keras on JAX for the .keras file and the weights, TensorFlow for the
 SavedModel, onnxruntime for ONNX), all started before the formats are written, so that importing
-the runtimes overlaps the export itself. Each process waits for the word to go, loads its
-formats, predicts the test images and leaves the probabilities in a file. This module is the
-processes' entry point (``python -m luckybag.reload``), so it imports nothing heavy at the top.
+the runtimes overlaps the export itself. Each process waits for the word to go, reloads its formats,
+predicts the test images and leaves the probabilities in a file. Nothing heavy is imported at the top.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
-import os
 import re
 import subprocess
 import sys
@@ -22,11 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from luckybag.backend import keras_env
 from luckybag.errors import LuckybagError
 
 # The runtime that reloads each format, as metrics/export.json names it.
 RUNTIMES = {"keras": "keras (jax)", "weights": "keras (jax)", "savedmodel": "tensorflow", "onnx": "onnxruntime"}
-# One process per runtime: Keras and JAX are imported once for both Keras formats.
+# One process per runtime (named as its module): Keras and JAX are imported once for both Keras formats.
 PROCESSES = {"keras": ("keras", "weights"), "tensorflow": ("savedmodel",), "onnxruntime": ("onnx",)}
 # Optional packages that importing a runtime pulls in but loading and predicting never use
 # (Keras' scikit-learn wrapper and plotting helpers; TensorFlow's JAX bridge for TFLite and
@@ -45,6 +46,7 @@ UNUSED = {
 FAST_XLA = "--xla_backend_optimization_level=0"
 GO = "go"
 BATCH = 2048  # prediction batch for Keras: larger needs more memory (the CNN), smaller more calls
+_CHILD = "import sys; from luckybag.reload import _process_main; _process_main(*sys.argv[1:])"
 
 
 class ReloadError(LuckybagError):
@@ -52,51 +54,32 @@ class ReloadError(LuckybagError):
 
 
 def _batch_size(n: int) -> int:
-    """At most BATCH, splitting ``n`` into equal batches where it can: on JAX every new batch
-    shape is another compilation (10,000 test images: 5 x 2,000 rather than 4 x 2,048 + 1,808)."""
+    """At most BATCH, in equal batches where possible: on JAX each new batch shape is another compilation."""
     batches = -(-n // BATCH)
     return max(1, -(-n // batches))
 
 
-# --- loaders; each runs in its runtime's process ------------------------------------------
+def _predictor(kind: str, path: str, architecture: str = "") -> Callable[[np.ndarray], np.ndarray]:
+    """Reload format ``kind`` from ``path`` with its own runtime; return its predict function."""
+    if kind == "savedmodel":
+        import tensorflow as tf  # the SavedModel's own runtime, not Keras
 
+        loaded = tf.saved_model.load(path)
+        return lambda x: loaded.serve(x).numpy()
+    if kind == "onnx":
+        import onnxruntime
 
-def _load_keras(path: str) -> Callable[[np.ndarray], np.ndarray]:
+        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        return lambda x: session.run(None, {name: x})[0]
     import keras
 
-    model = keras.models.load_model(path, compile=False)  # safe_mode on by default
+    if kind == "keras":
+        model = keras.models.load_model(path, compile=False)  # safe_mode on by default
+    else:
+        model = keras.models.model_from_json(Path(architecture).read_text(encoding="utf-8"))
+        model.load_weights(path)
     return lambda x: np.asarray(model.predict(x, batch_size=_batch_size(len(x)), verbose=0))
-
-
-def _load_weights(weights: str, architecture: str) -> Callable[[np.ndarray], np.ndarray]:
-    import keras
-
-    model = keras.models.model_from_json(Path(architecture).read_text(encoding="utf-8"))
-    model.load_weights(weights)
-    return lambda x: np.asarray(model.predict(x, batch_size=_batch_size(len(x)), verbose=0))
-
-
-def _load_savedmodel(path: str) -> Callable[[np.ndarray], np.ndarray]:
-    import tensorflow as tf  # the SavedModel's own runtime, not Keras
-
-    loaded = tf.saved_model.load(path)
-    return lambda x: loaded.serve(x).numpy()
-
-
-def _load_onnx(path: str) -> Callable[[np.ndarray], np.ndarray]:
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return lambda x: session.run(None, {name: x})[0]
-
-
-LOADERS: dict[str, Callable[..., Callable[[np.ndarray], np.ndarray]]] = {
-    "keras": _load_keras,
-    "weights": _load_weights,
-    "savedmodel": _load_savedmodel,
-    "onnx": _load_onnx,
-}
 
 
 def block_unused(runtime: str) -> None:
@@ -106,20 +89,11 @@ def block_unused(runtime: str) -> None:
             sys.modules[name] = None  # type: ignore[assignment]  # `import name` now raises ImportError
 
 
-def _import_runtime(runtime: str) -> None:
-    block_unused(runtime)
-    if runtime == "keras":
-        import keras  # noqa: F401
-    elif runtime == "tensorflow":
-        import tensorflow  # noqa: F401
-    else:
-        import onnxruntime  # noqa: F401
-
-
-def _process_main(runtime: str, images_path: str, probs_dir: str, files_json: str) -> None:
-    """Import ``runtime``, wait for the go, then reload, predict and report each format in turn."""
+def _process_main(runtime: str, images_path: str, out_dir: str, files_json: str) -> None:
+    """A reload process: import ``runtime``, wait for the go, then reload and predict each format in turn."""
     start = time.perf_counter()
-    _import_runtime(runtime)
+    block_unused(runtime)
+    importlib.import_module(runtime)
     with np.load(images_path) as data:
         images = data["images"]
     import_seconds = time.perf_counter() - start
@@ -127,38 +101,33 @@ def _process_main(runtime: str, images_path: str, probs_dir: str, files_json: st
         return  # the export failed or was interrupted: nothing to check
     for kind, paths in json.loads(files_json).items():
         start = time.perf_counter()
-        predict = LOADERS[kind](*paths)
-        load_seconds = time.perf_counter() - start
-        np.save(Path(probs_dir) / f"{kind}.npy", np.asarray(predict(images), dtype=np.float32))
-        print(json.dumps({"kind": kind, "import_seconds": import_seconds, "load_seconds": load_seconds}), flush=True)
-
-
-# --- the export stage's side ---------------------------------------------------------------
+        predict = _predictor(kind, *paths)
+        seconds = {"import_seconds": import_seconds, "load_seconds": time.perf_counter() - start}
+        np.save(Path(out_dir) / f"{kind}.npy", np.asarray(predict(images), dtype=np.float32))
+        (Path(out_dir) / f"{kind}.json").write_text(json.dumps(seconds))  # last: the format's done
 
 
 class Reloads:
     """Reload processes for ``files`` (format -> its file paths), started at once.
 
-    Use as a context manager: write the files, then call :meth:`finish`. Leaving the block
-    without finishing (the export failed) stops the processes.
+    A context manager: write the files, then call :meth:`finish`; leaving without finishing stops the processes.
     """
 
     def __init__(self, files: dict[str, list[Path]], images_path: Path) -> None:
         self.files = files
         self._tmp = tempfile.TemporaryDirectory(prefix="luckybag-reload-")
         self._dir = Path(self._tmp.name)
-        xla_flags = f"{os.environ.get('XLA_FLAGS', '')} {FAST_XLA}".strip()
-        env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "2", "XLA_FLAGS": xla_flags}
+        env = keras_env("jax")
+        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {FAST_XLA}".strip()
         self._processes: dict[str, subprocess.Popen] = {}
         for runtime, kinds in PROCESSES.items():
             mine = {kind: [str(p) for p in files[kind]] for kind in kinds if kind in files}
             if not mine:
                 continue
-            cmd = [sys.executable, "-m", "luckybag.reload", runtime, str(images_path), str(self._dir), json.dumps(mine)]
-            # Output goes to files, not pipes: a chatty runtime cannot block on a full pipe.
-            with open(self._dir / f"{runtime}.out", "w") as out, open(self._dir / f"{runtime}.err", "w") as err:
+            args = [sys.executable, "-c", _CHILD, runtime, str(images_path), str(self._dir), json.dumps(mine)]
+            with open(self._dir / f"{runtime}.err", "w") as err:  # a file, not a pipe, that can fill up and block
                 self._processes[runtime] = subprocess.Popen(
-                    cmd, env=env, stdin=subprocess.PIPE, stdout=out, stderr=err, text=True
+                    args, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err, text=True
                 )
 
     def __enter__(self) -> Reloads:
@@ -169,11 +138,9 @@ class Reloads:
 
     def close(self) -> None:
         for process in self._processes.values():
-            if process.poll() is None:
-                process.kill()
+            process.kill()  # nothing happens if it has exited
             process.wait()
-            if process.stdin is not None:
-                process.stdin.close()
+            process.stdin.close()  # type: ignore[union-attr]
         self._tmp.cleanup()
 
     def running(self) -> list[str]:
@@ -181,44 +148,28 @@ class Reloads:
         return [runtime for runtime, process in self._processes.items() if process.poll() is None]
 
     def finish(self) -> dict[str, tuple[np.ndarray, dict[str, float]]]:
-        """Tell every process the files are written; wait for all and return, per format,
-        its probabilities and timings (runtime import, reload), or raise ReloadError."""
+        """Give the go, wait for every process and return, per format, its probabilities and timings
+        (runtime import, reload), or raise ReloadError."""
         for process in self._processes.values():
-            try:
+            with contextlib.suppress(BrokenPipeError):  # one that already died: its stderr says why
                 process.stdin.write(GO + "\n")  # type: ignore[union-attr]
                 process.stdin.close()  # type: ignore[union-attr]
-            except BrokenPipeError:
-                pass  # it already died; its exit status says why
         results: dict[str, tuple[np.ndarray, dict[str, float]]] = {}
         for runtime, process in self._processes.items():
             process.wait()
-            reported = self._reported(runtime)
-            for kind in PROCESSES[runtime]:
-                if kind not in self.files:
-                    continue
-                if kind not in reported:
-                    raise ReloadError(
-                        f"{self.files[kind][0]}: reloading with {RUNTIMES[kind]} failed: {self._why(runtime)}"
-                    )
-                results[kind] = (np.load(self._dir / f"{kind}.npy"), reported[kind])
+            for kind in (kind for kind in PROCESSES[runtime] if kind in self.files):
+                done = self._dir / f"{kind}.json"
+                if not done.exists():
+                    why = self._why(runtime)
+                    raise ReloadError(f"{self.files[kind][0]}: reloading with {RUNTIMES[kind]} failed: {why}")
+                results[kind] = (np.load(self._dir / f"{kind}.npy"), json.loads(done.read_text()))
         return results
-
-    def _reported(self, runtime: str) -> dict[str, dict[str, float]]:
-        reported = {}
-        for line in (self._dir / f"{runtime}.out").read_text().splitlines():
-            try:
-                record = json.loads(line)
-                reported[record.pop("kind")] = record
-            except (ValueError, KeyError, AttributeError, TypeError):
-                continue  # a runtime's own chatter on stdout
-        return reported
 
     def _why(self, runtime: str) -> str:
         """The exception line of the process' traceback (JAX adds a note after it), else its last line."""
         lines = (self._dir / f"{runtime}.err").read_text(errors="replace").strip().splitlines()
         errors = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Interrupt|Exit)\b", line)]
-        status = self._processes[runtime].returncode
-        return (errors or lines or [f"exit status {status}, no output"])[-1]
+        return (errors or lines or [f"exit status {self._processes[runtime].returncode}, no output"])[-1]
 
 
 def files_to_check(paths: dict[str, Path], kinds: list[str]) -> dict[str, list[Path]]:
@@ -227,6 +178,7 @@ def files_to_check(paths: dict[str, Path], kinds: list[str]) -> dict[str, list[P
 
 
 def compare(reference: np.ndarray, probs: np.ndarray, tolerance: float) -> dict[str, Any]:
+    """How far ``probs`` are from ``reference``, and whether within ``tolerance`` with the same top classes."""
     if probs.shape != reference.shape:
         return {"max_abs_diff": None, "same_argmax": False, "ok": False}
     max_abs = float(np.max(np.abs(reference - probs)))
@@ -236,7 +188,3 @@ def compare(reference: np.ndarray, probs: np.ndarray, tolerance: float) -> dict[
         "same_argmax": same_argmax,
         "ok": bool(max_abs <= tolerance and same_argmax),
     }
-
-
-if __name__ == "__main__":
-    _process_main(*sys.argv[1:])

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from luckybag import reload
+from luckybag.contract import EXPORT_FILES
 from luckybag.params import validate_section
 from tests.conftest import ROOT
 
@@ -57,9 +58,7 @@ def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def exported_files(directory: Path) -> dict[str, Path]:
-    from luckybag.exports import FILES
-
-    return {kind: directory / name for kind, name in FILES.items()}
+    return {kind: directory / name for kind, name in EXPORT_FILES.items()}
 
 
 @pytest.mark.slow
