@@ -1,7 +1,7 @@
 """Fit the CLI's screening thresholds on validation-split data; write luckybag/screening.json.
 
 In-distribution data: every validation image as it is, and shop photos generated from
-validation images (luckybag.shop_photos), read through the CLI's own preparation. Each
+validation images (shop_photos_gen.py), read through the CLI's own preparation. Each
 statistic's bound is the quantile that leaves ``--tail`` of that data outside. Generated
 non-items (a seed of their own) are only reported, never fitted on; the test split is not read.
 
@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from shop_photos_gen import write_non_items, write_shop_photos
 
 from luckybag import served
 from luckybag.inputs import read_inputs
 from luckybag.io import write_json
 from luckybag.screening import THRESHOLDS_FILE, statistics
-from luckybag.shop_photos import write_non_items, write_shop_photos
 
 # Which side of each statistic is out of distribution (see luckybag.screening.statistics).
 BOUNDS = {

@@ -1,6 +1,6 @@
 """The default `luckybag predict` on shop-style photos of test-split items and on pictures that are not items.
 
-Generates ``--photos`` shop photos from test-split items (luckybag.shop_photos: light or dark
+Generates ``--photos`` shop photos from test-split items (shop_photos_gen.py: light or dark
 backdrop of varying brightness, scale, position, rotation, uneven light, noise, blur, JPEG
 quality) and ``--non-items`` pictures of each kind (blank, black, noise, a page of text, crops of
 plain backdrop, gradients), runs the CLI as a user would (`luckybag predict --json`, default
@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from shop_photos_gen import write_non_items, write_shop_photos
 
 from luckybag.calibration import ece
 from luckybag.io import write_json
-from luckybag.shop_photos import write_non_items, write_shop_photos
 
 OUT = Path("benchmarks/results/shop_photos.json")
 SHOP_SEED, NON_ITEM_SEED = 3, 4  # not the seeds screening_fit.py fits on

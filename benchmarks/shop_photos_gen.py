@@ -1,10 +1,8 @@
-"""Shop-style photos made from 28x28 items, and pictures that are not fashion items, for screening and benchmarks.
+"""Synthetic shop photos of 28x28 items, and pictures that are not items (benchmarks and tests only).
 
-A shop photographs one item on a plain backdrop, usually light: Fashion-MNIST's images are
-such product photos negated, so a dark item on a light backdrop is ``backdrop * (1 - x/255)``.
-Each photo varies backdrop brightness (and sometimes is a light item on a dark backdrop),
-item scale and position, a few degrees of rotation, uneven light, sensor noise, blur and
-JPEG quality.
+A dark item on a light backdrop is ``backdrop * (1 - x/255)`` (Fashion-MNIST's images are such photos negated);
+backdrop, scale, position, rotation, light, noise, blur and JPEG quality vary. Usable from benchmarks/ scripts
+(``from shop_photos_gen import ...``) and tests (``from benchmarks.shop_photos_gen import ...``).
 """
 
 from __future__ import annotations
@@ -44,7 +42,7 @@ WORDS = [
     "thank",
     "you",
     "welcome",
-]
+]  # noqa: SIM905 - a sentence reads shorter than 26 quoted words
 
 
 def _jpeg(canvas: np.ndarray, rng: np.random.Generator) -> bytes:

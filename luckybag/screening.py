@@ -1,9 +1,7 @@
-"""Does a prepared input look like one fashion item? Image statistics and the model's confidence against thresholds.
+"""Flag inputs that do not look like one fashion item: image statistics and the model's confidence outside their range.
 
-Each statistic has the range that holds almost all in-distribution images (validation-split
-images, raw and as generated shop photos); the thresholds are fitted by
-``benchmarks/screening_fit.py`` and committed in ``screening.json`` beside this file. An input
-outside any range is flagged: its probabilities are shown but mean little.
+Each range holds almost all validation-split images (raw and as generated shop photos); the thresholds
+are fitted by ``benchmarks/screening_fit.py`` into ``screening.json`` beside this file.
 """
 
 from __future__ import annotations
@@ -19,28 +17,23 @@ BACKDROP = 16  # a prepared pixel at most this bright is backdrop
 
 
 def statistics(images: np.ndarray, probs: np.ndarray) -> dict[str, np.ndarray]:
-    """Per image: foreground statistics of the (n, 28, 28) uint8 prepared pixels and the model's top probability.
+    """Per (28, 28) uint8 prepared image: foreground statistics and the model's top probability.
 
-    - ``ink``: share of item pixels; blank, black and plain-backdrop images have none.
-    - ``backdrop``: share of black backdrop; items are framed by it, noise and textures are not.
-    - ``fill``: share of the item's bounding box that is item; no garment fills a full
-      rectangle, noise and lit surfaces do.
-    - ``roughness``: mean step between neighbouring pixels per unit of mean brightness; garments
-      are smooth areas with edges, noise is steps everywhere.
-    - ``bands``: how often the row (or column) brightness profile rises and falls, relative to
-      its peak; an item is one rise and one fall, lines of text are many.
-    - ``confidence``: the calibrated top probability (a model that spreads its bet has not seen such input).
+    ink: share of item pixels (none on blank images); backdrop: share of black (items are framed by it);
+    fill: share of the item's bounding box that is item (noise and lit surfaces fill it, garments don't);
+    roughness: mean step between neighbours per unit of brightness (noise steps everywhere);
+    bands: rises and falls of the row or column brightness profile (one item: 2, lines of text: many);
+    confidence: the calibrated top probability (a spread bet means unfamiliar input).
     """
     x = images.astype(np.float32) / 255.0
     ink = images >= INK
-    mean = x.mean(axis=(1, 2))
     steps = np.abs(np.diff(x, axis=1)).mean(axis=(1, 2)) + np.abs(np.diff(x, axis=2)).mean(axis=(1, 2))
     box = ink.any(axis=2).sum(axis=1) * ink.any(axis=1).sum(axis=1)
     return {
         "ink": ink.mean(axis=(1, 2)),
         "backdrop": (images <= BACKDROP).mean(axis=(1, 2)),
         "fill": ink.sum(axis=(1, 2)) / np.maximum(box, 1),
-        "roughness": steps / np.maximum(mean, 1e-3),
+        "roughness": steps / np.maximum(x.mean(axis=(1, 2)), 1e-3),
         "bands": np.maximum(_bands(x.mean(axis=2)), _bands(x.mean(axis=1))),
         "confidence": np.asarray(probs, dtype=np.float64).max(axis=1) if len(probs) else np.zeros(0),
     }
@@ -62,14 +55,11 @@ def screen(
     """Per image, the statistics outside their in-distribution range (empty: in distribution)."""
     thresholds = read_thresholds() if thresholds is None else thresholds
     stats = statistics(images, probs)
-    failed: list[list[str]] = [[] for _ in range(len(images))]
-    for name, bounds in thresholds.items():
-        values = stats[name]
-        outside = np.zeros(len(images), dtype=bool)
-        if "min" in bounds:
-            outside |= values < bounds["min"]
-        if "max" in bounds:
-            outside |= values > bounds["max"]
-        for i in np.flatnonzero(outside):
-            failed[i].append(name)
-    return failed
+    return [
+        [
+            name
+            for name, bounds in thresholds.items()
+            if stats[name][i] < bounds.get("min", -np.inf) or stats[name][i] > bounds.get("max", np.inf)
+        ]
+        for i in range(len(images))
+    ]

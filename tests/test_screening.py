@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.shop_photos_gen import NON_ITEM_KINDS, write_non_items, write_shop_photos
 from luckybag.data import DEBIAN_DIR, read_images
 from luckybag.inputs import read_inputs
 from luckybag.photos import border
 from luckybag.screening import read_thresholds, screen, statistics
-from luckybag.shop_photos import NON_ITEM_KINDS, write_non_items, write_shop_photos
 
 pytestmark = pytest.mark.slow  # generates and reads ~100 photos (tens of seconds)
 
