@@ -13,18 +13,24 @@ class LuckybagError(Exception):
     exit_code = 1
 
 
+def reported(func: Callable[[], int | None], status: int | None = None) -> int:
+    """Run ``func``; a LuckybagError (exit ``status``, default its own) or Ctrl-C (130) becomes one `error:` line."""
+    try:
+        return func() or 0
+    except LuckybagError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return status or err.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
 def main_guard(func: Callable[[], None]) -> Callable[[], None]:
-    """For a stage script's main(): a LuckybagError or Ctrl-C becomes one `error:` line and a non-zero exit."""
+    """For a stage script's main(): errors as :func:`reported`, then exit with its status."""
 
     @functools.wraps(func)
     def wrapper() -> None:
-        try:
-            func()
-        except LuckybagError as err:
-            print(f"error: {err}", file=sys.stderr)
-            sys.exit(err.exit_code)
-        except KeyboardInterrupt:
-            print("error: interrupted", file=sys.stderr)
-            sys.exit(130)
+        if status := reported(func):
+            sys.exit(status)
 
     return wrapper
