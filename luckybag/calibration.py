@@ -1,8 +1,6 @@
 """Honest probabilities: calibration error, proper scores, temperature and vector scaling.
 
-Both methods map log-probabilities to softmax(a * log p + b), fitted by NLL on validation data:
-temperature scaling has one a = 1/T and b = 0 (the classic scaling of the logits); vector scaling
-fits a_k and b_k per class, so it can change some classes' confidence more than others'.
+Both fit softmax(a * log p + b) by NLL: temperature one a = 1/T and b = 0, vector a_k and b_k per class.
 """
 
 from __future__ import annotations

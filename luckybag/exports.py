@@ -1,10 +1,4 @@
-"""The served model and its export formats (each reloaded by its own runtime: luckybag.reload).
-
-The served model takes raw uint8 pixels and returns calibrated probabilities: the trained layers,
-the softmax output split into logits and a log-softmax, the calibration's per-class scale and bias
-(a Dense layer with a diagonal kernel) and a softmax; built-in Keras layers only, so that safe-mode
-loading, TensorFlow SavedModel and ONNX all carry it.
-"""
+"""The served model (raw pixels in, calibrated probabilities out) and its export formats, the same bytes every run."""
 
 from __future__ import annotations
 
@@ -28,7 +22,10 @@ class ExportError(LuckybagError):
 
 
 def build_served(model: Any, calibration: Calibration) -> Any:
-    """The served model, sharing the trained weights: ``calibration.apply`` of the model's probabilities."""
+    """pixels -> trained layers -> logits -> log-softmax -> Dense(diagonal scale, bias) -> softmax, sharing the weights.
+
+    Built-in Keras layers only, so that safe-mode loading, SavedModel and ONNX all carry it.
+    """
     import keras
 
     *body, output = model.layers

@@ -1,9 +1,7 @@
 """The export check: every exported format reloaded in a fresh process by its own runtime.
 
-One process per runtime (Keras on JAX for the .keras file and the weights, TensorFlow for the
-SavedModel, onnxruntime for ONNX), all started before the formats are written, so that importing
-the runtimes overlaps the export itself. Each process waits for the word to go, reloads its formats,
-predicts the test images and leaves the probabilities in a file. Nothing heavy is imported at the top.
+The processes start before the formats are written (importing the runtimes overlaps the export),
+wait for the go on stdin, then reload and predict the test images into files.
 """
 
 from __future__ import annotations
