@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from luckybag.contract import NUM_CLASSES
-from luckybag.errors import LuckybagError
+from luckybag.errors import reported
 
 # Sub-commands import their modules when they run: `luckybag predict` must not load Keras, PyYAML or DVC.
 BACKGROUNDS = ("auto", "light", "dark")
@@ -205,15 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except LuckybagError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-
+    return reported(lambda: args.func(args), status=2)
 
 if __name__ == "__main__":
     sys.exit(main())
