@@ -121,9 +121,7 @@ def read_array(path: Path, head: bytes) -> np.ndarray:
 
 
 def array_background(images: np.ndarray, path: Path, background: str) -> tuple[bool, list[str]]:
-    """Whether to invert a file of 28x28 images, and warnings; one decision per file (a data set has one backdrop).
-
-    "auto" inverts when most images have a mostly bright ring; a few items filling the frame are normal."""
+    """Whether to invert a file of 28x28 images (one backdrop per data set: "auto" follows most rings), and hints."""
     bright = int(np.sum(np.mean(images[:, RING] >= BRIGHT, axis=1) > 0.5))
     if background == "auto":
         return bright > len(images) / 2, []
@@ -139,12 +137,11 @@ def array_background(images: np.ndarray, path: Path, background: str) -> tuple[b
 def read_input(path: Path, background: str = "auto") -> Inputs:
     """One input file -> its images as uint8 (n, 28, 28) with names, backdrops and warnings. Raises InputError."""
     try:
-        if not path.exists():
-            raise InputError(f"{path}: no such file; expected {EXPECTED_INPUT}")
-        if path.is_dir():
-            raise InputError(f"{path}: is a directory; expected {EXPECTED_INPUT}")
-        if path.stat().st_size == 0:
-            raise InputError(f"{path}: empty file (0 bytes); expected {EXPECTED_INPUT}")
+        if not path.exists() or path.is_dir() or path.stat().st_size == 0:
+            problem = (
+                "no such file" if not path.exists() else "is a directory" if path.is_dir() else "empty file (0 bytes)"
+            )
+            raise InputError(f"{path}: {problem}; expected {EXPECTED_INPUT}")
         with open(path, "rb") as fh:
             head = fh.read(8)
     except OSError as err:
