@@ -2,7 +2,7 @@
 
 Each side is a clone of its commit that shares this project's DVC cache. A warm-up `dvc repro` of
 the default pipeline comes first, so download, preprocess and baseline come from the cache in every
-experiment, as they do in the project. Then `python -m luckybag.grid` (what `make grid` runs) is timed
+experiment, as they do in the project. Then `luckybag grid` (what `make grid` runs) is timed
 as a whole process. "Results unchanged": every metric of every experiment, side by side, with the
 largest difference. Writes benchmarks/results/grid_speed.json, and with --keep-report the after
 side's report (reports/grid.md and its figure) into this project.
@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from luckybag.grid import dig, experiment_rows, figure_path, flatten
+from luckybag.experiments import dig, experiment_rows, flatten
+from luckybag.grid_report import figure_path
 from luckybag.io import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +68,9 @@ def run_side(rev: str, directory: Path, only: list[str]) -> dict[str, Any]:
     commit = clone(rev, directory)
     print(f"{rev} ({commit[:7]}): warm-up dvc repro ...", flush=True)
     sh(["dvc", "repro", "-q"], directory)
-    cmd = [sys.executable, "-m", "luckybag.grid", "--grid", "grid.yaml", "--report", "reports/grid.md"]
+    cli = directory / "luckybag/cli.py"  # older commits have no `luckybag grid`, only `python -m luckybag.grid`
+    grid = ["luckybag", "grid"] if cli.is_file() and '"grid"' in cli.read_text() else ["luckybag.grid"]
+    cmd = [sys.executable, "-m", *grid, "--grid", "grid.yaml", "--report", "reports/grid.md"]
     if only:
         cmd += ["--only", *only]
     print(f"{rev}: {' '.join(cmd[1:])} ...", flush=True)

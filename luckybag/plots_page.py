@@ -1,16 +1,7 @@
-"""The self-contained page template for ``dvc plots show`` / ``dvc plots diff``.
-
-DVC's default page loads Vega, Vega-Lite and Vega-Embed from a CDN when it is opened, so
-offline it is blank. ``python -m luckybag.plots_page`` (``make plots-template``) writes
-``plots_page/template.html`` with the three libraries' browser builds inlined, taken from
-the npm packages pinned below with ``npm pack`` (each tarball's SHA-512 is checked against
-the pin). ``.dvc/config`` names the file as ``plots.html_template``, so plain
-``dvc plots show`` uses it.
-"""
+"""The self-contained page template for ``dvc plots show`` / ``dvc plots diff``: Vega's pinned npm builds inlined."""
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
 import json
@@ -22,9 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from luckybag.errors import LuckybagError, main_guard
+from luckybag.errors import LuckybagError
 from luckybag.io import write_text
+from luckybag.tools import last_line
 
+# DVC's default page loads Vega from a CDN, so offline it is blank; .dvc/config names this page plots.html_template.
 TEMPLATE_FILE = "plots_page/template.html"
 # The placeholders dvc_render fills with str.replace over the whole page.
 PLOTS_PLACEHOLDER = "{plot_divs}"
@@ -101,14 +94,10 @@ def pack(bundle: Bundle, scratch: Path) -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise LuckybagError("npm: command not found; install Node.js and npm to regenerate the plots template")
-    done = subprocess.run(
-        [npm, "pack", bundle.spec, "--json", "--pack-destination", str(scratch)],
-        capture_output=True,
-        text=True,
-    )
+    pack_args = [npm, "pack", bundle.spec, "--json", "--pack-destination", str(scratch)]
+    done = subprocess.run(pack_args, capture_output=True, text=True)
     if done.returncode != 0:
-        lines = [line for line in done.stderr.splitlines() if line.strip()]
-        raise LuckybagError(f"npm pack {bundle.spec} failed: {lines[-1] if lines else done.returncode}")
+        raise LuckybagError(f"npm pack {bundle.spec} failed: {last_line(done.stderr) or done.returncode}")
     tarball = scratch / json.loads(done.stdout)[0]["filename"]
     digest = "sha512-" + base64.b64encode(hashlib.sha512(tarball.read_bytes()).digest()).decode()
     if digest != bundle.integrity:
@@ -118,15 +107,11 @@ def pack(bundle: Bundle, scratch: Path) -> Path:
 
 def read_member(tarball: Path, member: str, required: bool = True) -> str | None:
     with tarfile.open(tarball) as archive:
-        try:
-            handle = archive.extractfile(member)
-        except KeyError:
-            handle = None
-        if handle is None:
-            if required:
-                raise LuckybagError(f"{tarball.name}: no {member} in the package")
-            return None
-        return handle.read().decode("utf-8")
+        if member in archive.getnames():
+            return archive.extractfile(member).read().decode("utf-8")  # type: ignore[union-attr]
+    if required:
+        raise LuckybagError(f"{tarball.name}: no {member} in the package")
+    return None
 
 
 def license_note(bundle: Bundle, tarball: Path) -> str:
@@ -165,6 +150,7 @@ def render_template(codes: Sequence[str], licenses: Sequence[str]) -> str:
 
 
 def build_template(out: Path) -> None:
+    """Write the page to ``out`` (the template ``.dvc/config`` names), the libraries taken with ``npm pack``."""
     with tempfile.TemporaryDirectory(prefix="plots-template-") as scratch:
         codes, licenses = [], []
         for bundle in BUNDLES:
@@ -172,20 +158,3 @@ def build_template(out: Path) -> None:
             codes.append(read_member(tarball, bundle.build) or "")
             licenses.append(license_note(bundle, tarball))
         write_text(out, render_template(codes, licenses))
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m luckybag.plots_page", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path(TEMPLATE_FILE), help=f"default: {TEMPLATE_FILE}")
-    return parser
-
-
-@main_guard
-def main() -> None:
-    args = build_parser().parse_args()
-    build_template(args.out)
-    print(f"plots template: {args.out}")
-
-
-if __name__ == "__main__":
-    main()

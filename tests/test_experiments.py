@@ -164,7 +164,7 @@ def test_report_rows_come_from_each_run(monkeypatch: pytest.MonkeyPatch) -> None
 def test_report_from_a_real_named_experiment(tmp_path: Path) -> None:
     project = reproduced_project(tmp_path)
     run(["dvc", "exp", "run", "-n", "cnn", "-S", "train.dropout=0.1", "-S", "train.epochs=2"], project)
-    python = [str(BIN / "python"), "-m", "luckybag.experiments_report"]
+    python = [str(BIN / "python"), "-m", "luckybag", "experiments-report"]
     run([*python, "--names", "cnn", "--out", "reports/experiments.md"], project)
     text = (project / "reports/experiments.md").read_text()
     shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)

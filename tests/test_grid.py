@@ -1,4 +1,4 @@
-"""The experiment grid (luckybag.grid): real `dvc exp run --temp` runs in a throw-away project with tiny data."""
+"""The experiment grid (`luckybag grid`): real `dvc exp run --temp` runs in a throw-away project with tiny data."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from luckybag.errors import LuckybagError
-from luckybag.grid import FAILED, Outcome, check_name, failure_reason, load_grid, render_report, stage_inputs
+from luckybag.grid import check_name, failure_reason, load_grid, stage_inputs
+from luckybag.grid_report import render_report
 from tests.conftest import ROOT, reproduced_project, run
 
 pytestmark = pytest.mark.slow
@@ -30,6 +31,10 @@ GRID = {
 EXPECTED = {"it3-cv2": (3, 2), "it3-cv3": (3, 3), "it4-cv2": (4, 2), "it4-cv3": (4, 3)}
 NAMES = list(EXPECTED)
 BAD_DROPOUT = "error: params: 'train.dropout' is 1.5; expected a rate in [0, 1)"
+
+
+def luckybag_grid(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run([PYTHON, "-m", "luckybag", "grid", *args], cwd, check=check)
 
 
 def write_grid(path: Path, grid: dict) -> Path:
@@ -67,7 +72,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def grid_run(project: Path) -> subprocess.CompletedProcess:
     grid = write_grid(project.parent / "grid.yaml", GRID)
-    return run([PYTHON, "-m", "luckybag.grid", "--grid", str(grid)], project, check=False)
+    return luckybag_grid(project, "--grid", str(grid), check=False)
 
 
 def test_grid_runs_every_experiment_and_reports_them(project: Path, grid_run: subprocess.CompletedProcess) -> None:
@@ -115,7 +120,7 @@ def test_failures_are_reported_and_the_others_still_run(project: Path, grid_run:
         },
     }
     path = write_grid(project.parent / "bad-grid.yaml", grid)
-    done = run([PYTHON, "-m", "luckybag.grid", "--grid", str(path), "--report", "reports/bad.md"], project, check=False)
+    done = luckybag_grid(project, "--grid", str(path), "--report", "reports/bad.md", check=False)
 
     assert done.returncode == 1
     assert "[1/2] it5-bad: FAILED after" in done.stdout and BAD_DROPOUT in done.stdout
@@ -139,11 +144,11 @@ def test_a_rerun_replaces_the_experiment_and_a_failed_rerun_keeps_it(
     project: Path, grid_run: subprocess.CompletedProcess
 ) -> None:
     before = exp_refs(project)
-    run([PYTHON, "-m", "luckybag.grid", "--grid", str(project.parent / "grid.yaml"), "--only", "it4-cv3"], project)
+    luckybag_grid(project, "--grid", str(project.parent / "grid.yaml"), "--only", "it4-cv3")
     broken = {"axes": {"iter": {"it4": {"baseline.max_iter": 4}}, "cv": {"cv2": {"baseline.cv": 0}}}}
     path = write_grid(project.parent / "broken.yaml", broken)
     args = ["--grid", str(path), "--report", "reports/broken.md"]
-    done = run([PYTHON, "-m", "luckybag.grid", *args], project, check=False)
+    done = luckybag_grid(project, *args, check=False)
     assert done.returncode == 1
     assert "failed: it4-cv2: error: params: 'baseline.cv' is 0" in done.stderr
     assert "the previous result of this name is kept" in done.stderr
@@ -158,14 +163,14 @@ def test_a_rerun_replaces_the_experiment_and_a_failed_rerun_keeps_it(
 def test_report_only_rebuilds_from_existing_experiments(project: Path, grid_run: subprocess.CompletedProcess) -> None:
     more = {**GRID, "axes": {**GRID["axes"], "seed": {"s1": {}, "s2": {"train.seed": 2}}}}
     grid = write_grid(project.parent / "grid-more.yaml", more)
-    done = run([PYTHON, "-m", "luckybag.grid", "--grid", str(grid), "--report-only", "--report", "out/g.md"], project)
+    done = luckybag_grid(project, "--grid", str(grid), "--report-only", "--report", "out/g.md")
     assert "running" not in done.stdout
     report = (project / "out/g.md").read_text()
     # None of the 8 names exists: all listed as missing, none dropped.
     failed = report.split("## Failed or not run", 1)[1]
     assert all(f"`{name}-{seed}`" in failed for name in NAMES for seed in ("s1", "s2"))
 
-    run([PYTHON, "-m", "luckybag.grid", "--grid", str(project.parent / "grid.yaml"), "--report-only"], project)
+    luckybag_grid(project, "--grid", str(project.parent / "grid.yaml"), "--report-only")
     assert set(table_rows((project / "reports/grid.md").read_text())) == set(NAMES)
 
 
@@ -179,7 +184,7 @@ def test_uncommitted_params_or_code_refuse_to_start(project: Path, grid_run: sub
     try:
         params.write_text(committed.replace("dropout: 0.3", "dropout: 0.1"))
         extra.write_text("VALUE = 1\n")
-        done = run([PYTHON, "-m", "luckybag.grid", "--grid", grid, "--only", "it3-cv2"], project, check=False)
+        done = luckybag_grid(project, "--grid", grid, "--only", "it3-cv2", check=False)
         assert done.returncode == 2 and "running" not in done.stdout
         assert len(done.stderr.splitlines()) == 1
         assert done.stderr.startswith("error: experiments start from the committed code and params, but these differ")
@@ -190,7 +195,7 @@ def test_uncommitted_params_or_code_refuse_to_start(project: Path, grid_run: sub
     assert exp_refs(project) == before
     # Files the stages do not read may differ.
     (project / "notes.md").write_text("not a stage input\n")
-    done = run([PYTHON, "-m", "luckybag.grid", "--grid", grid, "--only", "it3-cv2"], project)
+    done = luckybag_grid(project, "--grid", grid, "--only", "it3-cv2")
     assert "[1/1] it3-cv2: ok" in done.stdout
 
 
@@ -204,7 +209,7 @@ def test_a_subset_or_a_rebuild_keeps_a_fuller_report(project: Path, grid_run: su
     grid = str(project.parent / "grid.yaml")
     for args in (["--only", "it3-cv2"], ["--report-only"]):
         (reports / "full-partial.md").unlink(missing_ok=True)
-        done = run([PYTHON, "-m", "luckybag.grid", "--grid", grid, "--report", "reports/full.md", *args], project)
+        done = luckybag_grid(project, "--grid", grid, "--report", "reports/full.md", *args)
         assert "reports/full.md is kept: it lists 1 experiment(s) not found for this commit (ghost" in done.stdout
         assert done.stdout.splitlines()[-1] == "report: reports/full-partial.md"
         assert (reports / "full.md").read_text() == fuller
@@ -221,7 +226,7 @@ def test_stage_inputs_are_the_code_and_params_not_the_outputs() -> None:
 
 def test_dry_run_and_one_line_errors(tmp_path: Path) -> None:
     grid = ROOT / "grid.yaml"  # the repo's own grid
-    done = run([PYTHON, "-m", "luckybag.grid", "--grid", str(grid), "--dry", "--only", "sgd-lr0.1-drop0.3"], ROOT)
+    done = luckybag_grid(ROOT, "--grid", str(grid), "--dry", "--only", "sgd-lr0.1-drop0.3")
     assert done.stdout.splitlines() == [
         "dvc exp run --temp -n sgd-lr0.1-drop0.3 -S train.learning_rate=0.1 -S train.momentum=0.9"
         " -S 'export.check=[\"onnx\"]' -S train.optimizer=sgd -S train.dropout=0.3"
@@ -230,7 +235,7 @@ def test_dry_run_and_one_line_errors(tmp_path: Path) -> None:
         (["--only", "nope"], "error: unknown experiment 'nope'; the grid has: sgd-drop0, "),
         (["--grid", str(tmp_path / "missing.yaml")], f"error: {tmp_path / 'missing.yaml'}: file not found"),
     ):
-        done = run([PYTHON, "-m", "luckybag.grid", "--grid", str(grid), "--dry", *args], ROOT, check=False)
+        done = luckybag_grid(ROOT, "--grid", str(grid), "--dry", *args, check=False)
         assert done.returncode == 2 and done.stderr.startswith(message) and len(done.stderr.splitlines()) == 1
     # The repo's grid: 7 optimizer options x 2 dropout options, all valid names.
     assert [exp.name for exp in load_grid(ROOT / "grid.yaml").experiments][:4] == [
@@ -305,7 +310,7 @@ def test_report_table_best_first_with_the_reference_row_and_every_problem(tmp_pa
             ],
         },
     ]
-    text = render_report(grid, Path("g.yaml"), baseline, shown, [Outcome("rmsprop", FAILED, "error: boom")], None)
+    text = render_report(grid, Path("g.yaml"), baseline, shown, {"rmsprop": "failed: error: boom"}, None)
     lines = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| #")]
     assert [line.split("|")[2].strip() for line in lines] == [
         "`adam`",

@@ -337,13 +337,13 @@ def test_regenerating_without_npm_is_one_line_and_writes_nothing(tmp_path: Path)
     out = tmp_path / "template.html"
     env = {**os.environ, "PATH": str(tmp_path)}
     done = subprocess.run(
-        [sys.executable, "-m", "luckybag.plots_page", "--out", str(out)],
+        [sys.executable, "-m", "luckybag", "plots-template", "--out", str(out)],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
     )
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr == "error: npm: command not found; install Node.js and npm to regenerate the plots template\n"
     assert not out.exists()
 

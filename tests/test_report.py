@@ -1,4 +1,4 @@
-"""The pull-request report (luckybag.report) between two commits of a tiny project, and its workflow."""
+"""The pull-request report (`luckybag report`) between two commits of a tiny project, and its workflow."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ PYTHON = sys.executable
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def row(report: str, first_cell: str) -> list[str]:
-    """The cells of the table row whose first cell is ``first_cell``."""
+def row(report: str, key: str) -> list[str]:
+    """The cells of the row of DVC's params or metrics table whose second cell (Param, Metric) is ``key``."""
     for line in report.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if line.startswith("|") and cells[0] == first_cell:
+        if line.startswith("|") and len(cells) > 1 and cells[1] == key:
             return cells
-    raise AssertionError(f"no row {first_cell} in:\n{report}")
+    raise AssertionError(f"no row {key} in:\n{report}")
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +41,12 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def check_report(project: Path, report: str, new_label: str) -> None:
     assert report.startswith(f"# Pipeline report: {new_label} vs HEAD~1 (")
     assert "## Params (1 changed)" in report
-    assert row(report, "`train.dropout`")[1:] == ["0.3", "0", "**-0.3**"]
-    val_loss = row(report, "`val.loss`")
-    assert val_loss[3].startswith("**") and float(val_loss[3].strip("*")) == pytest.approx(
-        float(val_loss[2]) - float(val_loss[1]), abs=2e-6
-    )
-    assert row(report, "`params_count`")[1:] == ["79510", "79510", "0"]  # --all: unchanged metrics too
+    # DVC's own tables (`dvc params diff --md`, `dvc metrics diff --all --md`): Path, key, old, new (, Change).
+    assert row(report, "train.dropout") == ["params.yaml", "train.dropout", "0.3", "0.0"]
+    _, _, old, new, change = row(report, "val.loss")
+    assert float(change) != 0 and float(change) == pytest.approx(float(new) - float(old), abs=2e-5)
+    assert row(report, "params_count") == ["metrics/train.json", "params_count", "79510", "79510", "0"]  # --all
+    assert f"**val.accuracy {row(report, 'val.accuracy')[2]} → " in report  # the headline
     assert "Warning" not in report  # the workspace is reproduced
     for name in ("loss", "confusion"):
         for side in ("base", "new"):
@@ -58,20 +58,20 @@ def check_report(project: Path, report: str, new_label: str) -> None:
 
 
 def test_report_between_two_commits(project: Path) -> None:
-    done = run([PYTHON, "-m", "luckybag.report", "--base", "HEAD~1", "--rev", "HEAD"], project)
+    done = run([PYTHON, "-m", "luckybag", "report", "--base", "HEAD~1", "--rev", "HEAD"], project)
     assert done.stdout.strip() == "report: reports/pr.md"
     head = run(["git", "rev-parse", "--short=7", "HEAD"], project).stdout.strip()
     check_report(project, (project / "reports/pr.md").read_text(), f"HEAD ({head})")
 
 
 def test_report_of_the_workspace(project: Path) -> None:
-    run([PYTHON, "-m", "luckybag.report", "--base", "HEAD~1", "--out", "reports/ws.md"], project)
+    run([PYTHON, "-m", "luckybag", "report", "--base", "HEAD~1", "--out", "reports/ws.md"], project)
     check_report(project, (project / "reports/ws.md").read_text(), "workspace")
 
 
 @pytest.mark.parametrize("args", [["--base", "nosuch"], ["--base", "HEAD", "--rev", "nosuch"]])
 def test_unknown_rev_is_one_line(project: Path, args: list[str]) -> None:
-    done = run([PYTHON, "-m", "luckybag.report", *args, "--out", "reports/x.md"], project, check=False)
+    done = run([PYTHON, "-m", "luckybag", "report", *args, "--out", "reports/x.md"], project, check=False)
     assert done.returncode == 2
     assert done.stderr == "error: unknown revision 'nosuch' (not a commit in this git repository)\n"
     assert not (project / "reports/x.md").exists()
@@ -107,7 +107,7 @@ def test_a_commit_against_itself_is_refused_and_keeps_the_report(project: Path) 
     out.parent.mkdir(exist_ok=True)
     out.write_text("an earlier report\n")
     done = run(
-        [PYTHON, "-m", "luckybag.report", "--base", branch, "--rev", "HEAD", "--out", "reports/same.md"],
+        [PYTHON, "-m", "luckybag", "report", "--base", branch, "--rev", "HEAD", "--out", "reports/same.md"],
         project,
         check=False,
     )

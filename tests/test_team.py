@@ -111,17 +111,28 @@ def test_shared_experiments_are_pulled_reported_and_applied(origin: tuple[Path, 
     run(["git", "add", "mini-grid.yaml"], project)
     run(["git", "commit", "-qm", "a two-experiment grid"], project)
     git_push(project, bare)
-    run(["python", "-m", "luckybag.grid", "--grid", "mini-grid.yaml", "--report", "reports/grid.md"], project)
+    run(["python", "-m", "luckybag", "grid", "--grid", "mini-grid.yaml", "--report", "reports/grid.md"], project)
     run(["dvc", "exp", "push", "--all-commits", "origin"], project)  # what `make grid-push` runs
 
     b = clone(bare, tmp_path / "b")
     run(["dvc", "exp", "pull", "--all-commits", "origin"], b)  # what `make grid-pull` runs
     run(
-        ["python", "-m", "luckybag.grid", "--grid", "mini-grid.yaml", "--report", "reports/grid.md", "--report-only"], b
+        [
+            "python",
+            "-m",
+            "luckybag",
+            "grid",
+            "--grid",
+            "mini-grid.yaml",
+            "--report",
+            "reports/grid.md",
+            "--report-only",
+        ],
+        b,
     )
 
     def report(project: Path) -> list[str]:  # all but the line that says when it was written
-        return [line for line in (project / "reports/grid.md").read_text().splitlines() if "luckybag.grid`" not in line]
+        return [line for line in (project / "reports/grid.md").read_text().splitlines() if "luckybag grid`" not in line]
 
     assert "2 of 2 experiments" in "\n".join(report(b))
     assert report(b) == report(project)

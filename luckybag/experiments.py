@@ -1,0 +1,92 @@
+"""Rows of `dvc exp show --json` and their markdown table cells."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+MISSING = object()
+
+
+def dig(data: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(data, dict) or key not in data:
+            return MISSING
+        data = data[key]
+    return data
+
+
+def param_of(row: dict[str, Any], key: str) -> Any:
+    return dig(row, "data", "params", "params.yaml", "data", *key.split("."))
+
+
+def metric_of(row: dict[str, Any], path: str, key: str) -> Any:
+    return dig(row, "data", "metrics", path, "data", *key.split("."))
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested params as dotted keys (``train.cnn.filters``); lists stay values."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def flat_params(row: dict[str, Any] | None) -> dict[str, Any]:
+    data = dig(row or {}, "data", "params", "params.yaml", "data")
+    return flatten(data) if isinstance(data, dict) else {}
+
+
+def changed_keys(row: dict[str, Any], committed: dict[str, Any]) -> set[str]:
+    """The params keys whose value in ``row`` differs from the committed params (added and removed too)."""
+    params = flat_params(row)
+    return {key for key in params.keys() | committed.keys() if params.get(key, MISSING) != committed.get(key, MISSING)}
+
+
+def experiment_rows(shown: Any, baseline: str) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
+    """The baseline commit's row and, by name, the newest row of each experiment derived from it."""
+    baseline_row, rows = None, {}
+    for row in shown if isinstance(shown, list) else []:
+        if not isinstance(row, dict) or row.get("rev") != baseline:
+            continue
+        baseline_row = row
+        for group in row.get("experiments") or []:
+            for exp in (group or {}).get("revs") or []:
+                name = exp.get("name") or group.get("name")
+                old = rows.get(name)
+                if name and (old is None or str(dig(exp, "data", "timestamp")) > str(dig(old, "data", "timestamp"))):
+                    rows[name] = exp
+    return baseline_row, rows
+
+
+def number(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def cell(value: Any, column: str = "") -> str:
+    """A table cell: ``—`` for missing, ECE in %, accuracy and loss to 4 decimals, other numbers to 6 digits."""
+    if value is MISSING:
+        return "—"
+    if number(value) is not None and "ECE" in column:
+        return f"{100 * value:.2f} %"
+    if number(value) is not None and isinstance(value, float) and ("accuracy" in column or "loss" in column):
+        return f"{value:.4f}"
+    if number(value) is not None and isinstance(value, int) and column == "parameters":
+        return f"{value:,}"
+    if value is None or isinstance(value, (bool, list, dict)):
+        value = json.dumps(value)
+    elif isinstance(value, float):
+        return format(value, ".6g")
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]

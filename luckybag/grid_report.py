@@ -1,0 +1,186 @@
+"""reports/grid.md: the grid's experiments from `dvc exp show --json`, best first, and their validation-loss figure."""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from luckybag.experiments import cell, changed_keys, experiment_rows, flat_params, metric_of, number, param_of, table
+from luckybag.io import atomic_path, write_text
+from luckybag.tools import dvc_json, git_file
+
+if TYPE_CHECKING:
+    from luckybag.grid import Grid
+
+EVAL_LOSS_TSV = "dvclive/plots/metrics/eval/loss.tsv"
+# (column, metrics file, key) from `dvc exp show --json`; the first one sorts the table.
+METRICS = (
+    ("val accuracy", "metrics/eval.json", "val.accuracy"),
+    ("val loss", "metrics/eval.json", "val.loss"),
+    ("test accuracy", "metrics/eval.json", "test.accuracy"),
+    ("best epoch", "metrics/train.json", "best_epoch"),
+    ("epochs run", "metrics/train.json", "epochs_run"),
+)
+BASELINE_METRIC = ("metrics/baseline.json", "mean_accuracy")
+REPORT_ROW = re.compile(r"^\| \d+ \| `([^`]+)` \|", re.MULTILINE)
+Row = dict[str, Any]
+
+
+def ranked_rows(grid: Grid, rows: dict[str, Row]) -> list[Row]:
+    """The grid's experiments: best validation accuracy first, then lowest loss, then name."""
+
+    def key(row: Row) -> tuple[float, float, str]:
+        accuracy, loss = (number(metric_of(row, path, key)) for _, path, key in METRICS[:2])
+        return (-accuracy if accuracy is not None else math.inf, loss if loss is not None else math.inf, row["name"])
+
+    names = {exp.name for exp in grid.experiments}
+    return sorted((row for name, row in rows.items() if name in names), key=key)
+
+
+def table_rows(keys: list[str], ranked: list[Row], baseline_row: Row | None) -> list[list[str]]:
+    """One row per experiment, and the baseline's CV mean accuracy as a reference row where it ranks."""
+    rows = [
+        [str(rank), f"`{row['name']}`", *(cell(param_of(row, key)) for key in keys)]
+        + [cell(metric_of(row, path, key), column) for column, path, key in METRICS]
+        for rank, row in enumerate(ranked, 1)
+    ]
+    reference = number(metric_of(baseline_row or {}, *BASELINE_METRIC))
+    if reference is not None:
+        accuracies = [number(metric_of(row, *METRICS[0][1:])) for row in ranked]
+        position = sum(1 for accuracy in accuracies if accuracy is not None and accuracy >= reference)
+        label = "*reference: logistic-regression baseline, CV mean accuracy*"
+        rows.insert(position, ["", label, *[""] * len(keys), f"*{reference:.4f}*", *[""] * (len(METRICS) - 1)])
+    return rows
+
+
+def val_loss_curve(rev: str) -> tuple[list[int], list[float]]:
+    """An experiment's per-epoch validation loss from its commit's DVCLive TSV (step 0 is epoch 1)."""
+    content = git_file(rev, EVAL_LOSS_TSV)
+    try:
+        rows = list(csv.DictReader(content.decode().splitlines(), delimiter="\t")) if content else []
+        return [int(float(row["step"])) + 1 for row in rows], [float(row["loss"]) for row in rows]
+    except (KeyError, TypeError, ValueError):
+        return [], []
+
+
+def plot_curves(curves: dict[str, tuple[list[int], list[float]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for index, (name, (epochs, losses)) in enumerate(curves.items()):
+        style = ("-", "--", ":")[index // 10 % 3]
+        ax.plot(epochs, losses, style, marker="o", markersize=3, color=plt.get_cmap("tab10")(index % 10), label=name)
+    ax.set(xlabel="epoch", ylabel="validation loss", title="Validation loss per epoch (legend: best first)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+    plt.close(fig)
+
+
+def render_report(
+    grid: Grid, grid_path: Path, baseline: str, shown: Any, failures: dict[str, str], figure: Path | None
+) -> str:
+    """The report's markdown; ``failures`` maps the experiments that failed or did not run now to why."""
+    baseline_row, rows = experiment_rows(shown, baseline)
+    ranked = ranked_rows(grid, rows)
+    committed = flat_params(baseline_row)
+    others = sorted(set().union(*(changed_keys(row, committed) for row in ranked)) - set(grid.keys))
+    keys = [*grid.keys, *others]
+    header = ["#", "experiment", *(f"`{key}`" for key in keys), *(column for column, _, _ in METRICS)]
+    lines = [
+        f"# Experiment grid: {grid_path}",
+        "",
+        f"{len(ranked)} of {len(grid.experiments)} experiments of `{grid_path}` derived from commit "
+        f"`{baseline[:7]}`, best validation accuracy first. Every number comes from `dvc exp show --json`; "
+        "val loss and accuracy are those of the restored best epoch.",
+        "",
+    ]
+    if ranked:
+        best = ranked[0]
+        lines += [
+            f"**Best: `{best['name']}`** — val accuracy {cell(metric_of(best, *METRICS[0][1:]), 'accuracy')}, "
+            f"test accuracy {cell(metric_of(best, *METRICS[2][1:]), 'accuracy')}.",
+            "",
+        ]
+    if others:
+        lines += [
+            f"**Not from the committed params:** {', '.join(f'`{key}`' for key in others)} "
+            f"differ from commit `{baseline[:7]}` in some experiments although the grid does not set them "
+            "(shown after the grid's columns).",
+            "",
+        ]
+    elif ranked:
+        lines += [f"Every param the grid does not set is the committed one of `{baseline[:7]}`.", ""]
+    lines += [*table(header, table_rows(keys, ranked, baseline_row)), ""]
+    if figure is not None:
+        lines += [f"![Validation loss per epoch of every experiment]({figure.name})", ""]
+    missing = "no result in `dvc exp show` for this commit (not run yet, or it failed)"
+    failed = {
+        **failures,
+        **{e.name: missing for e in grid.experiments if e.name not in rows and e.name not in failures},
+    }
+    if failed:
+        lines += ["## Failed or not run", "", *(f"- `{name}` — {why}" for name, why in failed.items()), ""]
+    if ranked:
+        lines += [
+            "## Compare",
+            "",
+            "Interactive loss and accuracy curves and confusion matrices of these experiments, best first:",
+            "",
+            "```bash",
+            f"dvc plots diff {' '.join(row['name'] for row in ranked)}",
+            "dvc exp show --only-changed",
+            f"dvc exp apply {ranked[0]['name']}   # bring the best one into the workspace",
+            "```",
+            "",
+        ]
+    return "\n".join([*lines, f"*Written {datetime.now().isoformat(timespec='seconds')} by `luckybag grid`.*", ""])
+
+
+def figure_path(out: Path) -> Path:
+    return out.with_name(f"{out.stem}_val_loss.png")  # reports/grid.md -> reports/grid_val_loss.png
+
+
+def write_report(
+    grid: Grid, grid_path: Path, baseline: str, failures: dict[str, str], out: Path, keep_fuller: bool = False
+) -> Path:
+    """``out`` and, next to it, the validation-loss figure; returns the path written.
+
+    With ``keep_fuller``, a report that lists experiments not found here (a clone without them,
+    or a new commit) is kept, and this report goes to ``NAME-partial.md`` instead.
+    """
+    shown = dvc_json(["exp", "show"])
+    ranked = ranked_rows(grid, experiment_rows(shown, baseline)[1])
+    try:
+        reported = set(REPORT_ROW.findall(out.read_text(encoding="utf-8"))) if keep_fuller else set()
+    except (OSError, UnicodeDecodeError):
+        reported = set()
+    lost = sorted(reported - {row["name"] for row in ranked})
+    if lost:
+        kept, out = out, out.with_name(f"{out.stem}-partial{out.suffix}")
+        print(
+            f"{kept} is kept: it lists {len(lost)} experiment(s) not found for this commit ({', '.join(lost)}); "
+            f"`dvc exp pull` them, or run the whole grid to replace it",
+            flush=True,
+        )
+    curves = {row["name"]: val_loss_curve(str(row.get("rev"))) for row in ranked}
+    curves = {name: curve for name, curve in curves.items() if curve[0]}
+    figure: Path | None = figure_path(out)
+    figure.unlink(missing_ok=True)
+    if curves:
+        plot_curves(curves, figure)
+    else:
+        figure = None
+    write_text(out, render_report(grid, grid_path, baseline, shown, failures, figure))
+    return out

@@ -1,0 +1,83 @@
+"""git and dvc as subprocesses: this interpreter's tools first on PATH, one-line errors, `--json` output read."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from luckybag.errors import LuckybagError
+
+
+class ToolError(LuckybagError):
+    """A bad revision or a git/dvc command that failed."""
+
+
+def tool_env() -> dict[str, str]:
+    """This interpreter's bin directory first on PATH: its dvc, and its python for the stages."""
+    bin_dir = str(Path(sys.executable).parent)
+    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "DVC_NO_ANALYTICS": "1"}
+
+
+def last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def run_tool(args: Sequence[str], text: bool = True) -> subprocess.CompletedProcess[Any]:
+    """Run ``args`` capturing its output in its own process group.
+
+    On Ctrl-C the group (dvc and the stage it runs) gets SIGINT as from a terminal and a minute
+    to stop cleanly (DVC then removes its temporary copy), then SIGKILL.
+    """
+    pipe = subprocess.PIPE
+    try:
+        proc = subprocess.Popen(list(args), env=tool_env(), stdout=pipe, stderr=pipe, text=text, start_new_session=True)
+    except FileNotFoundError:
+        raise ToolError(f"{args[0]}: command not found (activate the project's .venv)") from None
+    with proc:
+        try:
+            stdout, stderr = proc.communicate()
+        except KeyboardInterrupt:
+            for signal_number, grace in ((signal.SIGINT, 60.0), (signal.SIGKILL, None)):
+                with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
+                    os.killpg(proc.pid, signal_number)
+                    proc.communicate(timeout=grace)
+                    break
+            raise
+    return subprocess.CompletedProcess(list(args), proc.returncode, stdout, stderr)
+
+
+def command(args: Sequence[str]) -> str:
+    """Run ``args``; return its stdout; raise ToolError with its last stderr line."""
+    done = run_tool(args)
+    if done.returncode != 0:
+        raise ToolError(f"{' '.join(args[:3])} failed: {last_line(done.stderr) or f'exit status {done.returncode}'}")
+    return done.stdout
+
+
+def dvc_json(args: Sequence[str]) -> Any:
+    try:
+        return json.loads(command(["dvc", *args, "--json"]) or "null")
+    except json.JSONDecodeError:
+        raise ToolError(f"dvc {' '.join(args[:2])}: output is not JSON") from None
+
+
+def resolve_rev(rev: str) -> str:
+    """The commit SHA of ``rev``; a one-line error for anything git does not know as a commit."""
+    done = run_tool(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"])
+    if done.returncode != 0 or not done.stdout.strip():
+        raise ToolError(f"unknown revision '{rev}' (not a commit in this git repository)")
+    return done.stdout.strip()
+
+
+def git_file(rev: str, path: str) -> bytes | None:
+    """The bytes of ``path`` at commit ``rev``, or None if it is not there."""
+    done = run_tool(["git", "show", f"{rev}:{path}"], text=False)
+    return done.stdout if done.returncode == 0 else None
