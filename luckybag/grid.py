@@ -1,8 +1,4 @@
-"""The experiment grid: every combination of ``grid.yaml``'s options run as a named DVC experiment.
-
-``luckybag grid`` runs them one at a time with ``dvc exp run --temp`` (sequential on purpose: ``dvc queue``
-with several workers is known to lose or hang experiments) and writes reports/grid.md (luckybag.grid_report).
-"""
+"""`luckybag grid`: every combination of ``grid.yaml``'s options run as a named DVC experiment, then reported."""
 
 from __future__ import annotations
 
@@ -161,7 +157,10 @@ def run_experiment(exp: Experiment, baseline: str, log_dir: Path) -> Outcome:
 
 
 def run_grid(experiments: Sequence[Experiment], baseline: str, log_dir: Path) -> list[Outcome]:
-    """Run the experiments in order, one at a time, printing ``[n/N] NAME: ...`` lines."""
+    """Run the experiments in order, one at a time, printing ``[n/N] NAME: ...`` lines.
+
+    One at a time on purpose: ``dvc queue`` with several workers is known to lose or hang experiments.
+    """
     outcomes: list[Outcome] = []
     for index, exp in enumerate(experiments, 1):
         progress = f"[{index}/{len(experiments)}] {exp.name}:"

@@ -224,19 +224,25 @@ def test_stage_inputs_are_the_code_and_params_not_the_outputs() -> None:
     assert not names & {"data/raw", "data/prepared", "models/checkpoint.keras", "data/params.ok", "metrics/eval.json"}
 
 
-def test_dry_run_and_one_line_errors(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--only", "nope"], "error: unknown experiment 'nope'; the grid has: sgd-drop0, "),
+        (["--grid", "missing.yaml"], "error: missing.yaml: file not found"),
+    ],
+)
+def test_one_line_errors(args: list[str], message: str) -> None:
+    done = luckybag_grid(ROOT, "--grid", str(ROOT / "grid.yaml"), "--dry", *args, check=False)
+    assert done.returncode == 2 and done.stderr.startswith(message) and len(done.stderr.splitlines()) == 1
+
+
+def test_dry_run_prints_the_commands() -> None:
     grid = ROOT / "grid.yaml"  # the repo's own grid
     done = luckybag_grid(ROOT, "--grid", str(grid), "--dry", "--only", "sgd-lr0.1-drop0.3")
     assert done.stdout.splitlines() == [
         "dvc exp run --temp -n sgd-lr0.1-drop0.3 -S train.learning_rate=0.1 -S train.momentum=0.9"
         " -S 'export.check=[\"onnx\"]' -S train.optimizer=sgd -S train.dropout=0.3"
     ]
-    for args, message in (
-        (["--only", "nope"], "error: unknown experiment 'nope'; the grid has: sgd-drop0, "),
-        (["--grid", str(tmp_path / "missing.yaml")], f"error: {tmp_path / 'missing.yaml'}: file not found"),
-    ):
-        done = luckybag_grid(ROOT, "--grid", str(grid), "--dry", *args, check=False)
-        assert done.returncode == 2 and done.stderr.startswith(message) and len(done.stderr.splitlines()) == 1
     # The repo's grid: 7 optimizer options x 2 dropout options, all valid names.
     assert [exp.name for exp in load_grid(ROOT / "grid.yaml").experiments][:4] == [
         "sgd-drop0",
@@ -254,18 +260,27 @@ def test_names_git_refuses_are_refused(name: str) -> None:
     check_name("sgd-lr0.1-drop0.3")
 
 
-def test_failure_reason_prefers_the_stages_error_line() -> None:
-    stderr = (
-        "I0000 00:00:1795849401.831261    7631 port.cc:153] oneDNN custom operations are on.\n"
-        f"{BAD_DROPOUT}\n"
-        "ERROR: failed to reproduce 'train': failed to run: python stages/train.py, exited with 1\n"
-    )
-    assert failure_reason(stderr, "", 255) == f"{BAD_DROPOUT} (stage 'train')"
-    traceback = "Traceback (most recent call last):\n  File x\nValueError: boom\n"
-    traceback += "ERROR: failed to reproduce 'evaluate': x\n"
-    assert failure_reason(traceback, "", 255) == "ValueError: boom (stage 'evaluate')"
-    assert failure_reason("ERROR: unexpected error\n", "", 255) == "ERROR: unexpected error"
-    assert failure_reason("", "", 3) == "exit status 3"
+@pytest.mark.parametrize(
+    ("stderr", "returncode", "reason"),
+    [
+        (
+            "I0000 00:00:1795849401.831261    7631 port.cc:153] oneDNN custom operations are on.\n"
+            f"{BAD_DROPOUT}\n"
+            "ERROR: failed to reproduce 'train': failed to run: python stages/train.py, exited with 1\n",
+            255,
+            f"{BAD_DROPOUT} (stage 'train')",
+        ),
+        (
+            "Traceback (most recent call last):\n  File x\nValueError: boom\nERROR: failed to reproduce 'evaluate': x\n",
+            255,
+            "ValueError: boom (stage 'evaluate')",
+        ),
+        ("ERROR: unexpected error\n", 255, "ERROR: unexpected error"),
+        ("", 3, "exit status 3"),
+    ],
+)
+def test_failure_reason_prefers_the_stages_error_line(stderr: str, returncode: int, reason: str) -> None:
+    assert failure_reason(stderr, "", returncode) == reason
 
 
 def shown_row(name: str, optimizer: str, accuracy: float | None, seed: int = 42) -> dict:
