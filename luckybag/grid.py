@@ -8,10 +8,10 @@ import re
 import shlex
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -25,7 +25,7 @@ OK, FAILED, NOT_RUN = "ok", "failed", "not run"
 ABSL_LOG = re.compile(r"^(WARNING: All log messages before absl|[IWEF]\d{4} \d\d:\d\d:)")
 EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt)(:|$)")
 FAILED_STAGE = re.compile(r"^ERROR: failed to reproduce '([^']+)'")
-REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\/]|\.\.|@\{")
+REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\/]|\.\.|@\{|^[-.]|\.$|\.lock$|^@$")
 GIT_STATES = {"??": "untracked", "A": "not committed", "D": "deleted", "R": "renamed"}
 
 
@@ -33,20 +33,17 @@ class GridError(LuckybagError):
     """A bad grid file, an unknown experiment name or a repository the grid cannot run in."""
 
 
-@dataclass(frozen=True)
-class Experiment:
+class Experiment(NamedTuple):
     name: str
     params: dict[str, Any]  # params.yaml key (dotted) -> value
 
 
-@dataclass(frozen=True)
-class Grid:
+class Grid(NamedTuple):
     keys: tuple[str, ...]  # every key the grid sets: the report's param columns
     experiments: tuple[Experiment, ...]
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     name: str
     status: str  # OK, FAILED or NOT_RUN
     reason: str = ""
@@ -55,13 +52,7 @@ class Outcome:
 
 def check_name(name: str) -> None:
     """DVC experiment names become git refs (refs/exps/../NAME): refuse what git or DVC refuse."""
-    if (
-        not name
-        or REF_FORBIDDEN.search(name)
-        or name.startswith(("-", "."))
-        or name.endswith((".", ".lock"))
-        or name == "@"
-    ):
+    if not name or REF_FORBIDDEN.search(name):
         raise GridError(
             f"experiment name {name!r} is not a valid git ref name "
             "(no spaces, '/', '..', '~^:?*[\\', '@{'; not starting with '-' or '.'; not ending with '.' or '.lock')"
@@ -248,14 +239,9 @@ def run(grid_path: Path, only: list[str] | None, report: Path, *, report_only: b
     if not report_only:
         check_committed(stage_inputs())
         outcomes = run_grid(experiments, baseline, report.parent / "grid-logs")
-        bad = [o for o in outcomes if o.status != OK]
-        failed = sum(o.status == FAILED for o in bad)
-        print(
-            f"grid: {len(outcomes) - len(bad)} of {len(outcomes)} experiments ok, {failed} failed, "
-            f"{len(bad) - failed} not run",
-            flush=True,
-        )
-        for outcome in bad:
+        n = Counter(outcome.status for outcome in outcomes)
+        print(f"grid: {n[OK]} of {len(outcomes)} experiments ok, {n[FAILED]} failed, {n[NOT_RUN]} not run", flush=True)
+        for outcome in (outcome for outcome in outcomes if outcome.status != OK):
             print(f"{outcome.status}: {outcome.name}: {outcome.reason}", file=sys.stderr)
     failures = {o.name: f"{o.status}: {o.reason}" for o in outcomes if o.status != OK}
     # A full run reports what it ran; a subset or a rebuild must not replace a fuller report.

@@ -14,7 +14,7 @@ PLOTS = {"loss": "plots/loss.png", "confusion": "plots/confusion.png"}
 HEADLINE = ("val.accuracy", "test.accuracy")  # of metrics/eval.json
 
 
-def table_rows(markdown: str) -> list[list[str]]:
+def md_rows(markdown: str) -> list[list[str]]:
     """The body rows of a markdown table (DVC's ``--md`` output), cells stripped."""
     lines = [line.strip() for line in markdown.splitlines() if line.strip().startswith("|")]
     return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
@@ -22,7 +22,7 @@ def table_rows(markdown: str) -> list[list[str]]:
 
 def headline(metrics: str) -> str:
     """``val.accuracy OLD → NEW (CHANGE)`` and the same for test accuracy, from DVC's metrics table."""
-    found = {(row[0], row[1]): row[2:] for row in table_rows(metrics) if len(row) == 5}
+    found = {(row[0], row[1]): row[2:] for row in md_rows(metrics) if len(row) == 5}
     parts = []
     for key in HEADLINE:
         if ("metrics/eval.json", key) in found:
@@ -75,7 +75,7 @@ def write_report(base: str, rev: str, out: Path) -> None:
     revs = [base] if rev == WORKSPACE else [base, rev]
     params = command(["dvc", "params", "diff", *revs, "--md"])
     metrics = command(["dvc", "metrics", "diff", *revs, "--all", "--md"])
-    changed = len(table_rows(params))
+    changed = len(md_rows(params))
     lines = [f"# Pipeline report: {labels[rev]} vs {labels[base]}", ""]
     lines += stale_note() if rev == WORKSPACE else []
     lines += [f"**{headline(metrics)}**", ""] if headline(metrics) else []
@@ -89,7 +89,7 @@ def write_report(base: str, rev: str, out: Path) -> None:
         "",
         "## Metrics",
         "",
-        metrics.strip() if table_rows(metrics) else "No metrics in either revision.",
+        metrics.strip() if md_rows(metrics) else "No metrics in either revision.",
         "",
     ]
     rows = plot_rows(base, rev, labels, out.parent)
