@@ -15,34 +15,10 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 LIGHT_SHARE = 0.8  # share of photos on a light backdrop (the usual product photo)
 NON_ITEM_KINDS = ("blank", "black", "noise", "text", "backdrop", "gradient")
-WORDS = [
-    "lucky",
-    "bag",
-    "event",
-    "price",
-    "total",
-    "size",
-    "colour",
-    "return",
-    "order",
-    "delivery",
-    "cotton",
-    "wool",
-    "linen",
-    "shirt",
-    "coat",
-    "bag",
-    "dress",
-    "sale",
-    "offer",
-    "shop",
-    "street",
-    "opening",
-    "hours",
-    "thank",
-    "you",
-    "welcome",
-]  # noqa: SIM905 - a sentence reads shorter than 26 quoted words
+WORDS = (  # noqa: SIM905 - a sentence reads shorter than 26 quoted words
+    "lucky bag event price total size colour return order delivery cotton wool linen shirt coat bag dress sale "
+    "offer shop street opening hours thank you welcome"
+).split()
 
 
 def _jpeg(canvas: np.ndarray, rng: np.random.Generator) -> bytes:
