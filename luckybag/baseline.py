@@ -10,19 +10,16 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import cross_validate
 
-
-def features(images: np.ndarray) -> np.ndarray:
-    """Pixels / 255 (float64, like the seed), flattened to 784 features."""
-    return images.reshape(len(images), -1).astype(np.float64) / 255.0
+from luckybag.params import BaselineParams
 
 
-def cross_validate_baseline(images: np.ndarray, labels: np.ndarray, params: dict[str, Any]) -> dict[str, Any]:
-    """Score ``SGDClassifier(loss="log_loss")`` with k-fold CV; return per-fold and summary figures."""
-    classifier = SGDClassifier(loss="log_loss", max_iter=params["max_iter"], random_state=params["random_state"])
+def cross_validate_baseline(images: np.ndarray, labels: np.ndarray, params: BaselineParams) -> dict[str, Any]:
+    """Score ``SGDClassifier(loss="log_loss")`` on pixels / 255 (float64, as the seed) with k-fold CV."""
+    classifier = SGDClassifier(loss="log_loss", max_iter=params.max_iter, random_state=params.random_state)
+    features = images.reshape(len(images), -1).astype(np.float64) / 255.0
     with warnings.catch_warnings():
-        # A small max_iter is the seed's point; the convergence warning is expected.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        scores = cross_validate(classifier, features(images), labels, cv=params["cv"], n_jobs=-1)
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a small max_iter is the seed's point
+        scores = cross_validate(classifier, features, labels, cv=params.cv, n_jobs=-1)
     accuracy = scores["test_score"]
     return {
         "fold_accuracy": [round(float(a), 6) for a in accuracy],

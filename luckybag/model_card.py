@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from luckybag import CLASS_NAMES
+from luckybag.contract import CLASS_NAMES
+from luckybag.params import Params, TrainParams
 
 MIN_BIN_COUNT = 30  # fewer items than this in a confidence bin say too little to report
 # Measured on the default dense model (benchmarks/results/shop_photos.json, benchmarks/shop_photos.py):
@@ -20,29 +21,25 @@ default dense model on 1,200 generated shop photos of test-set items: 82.1 % acc
 87.4 %), ECE 2.65 %, 0.75 % flagged; 98 % of 300 generated non-items flagged."""
 
 
-def _layers(train: dict[str, Any]) -> str:
-    if train["model"] == "cnn":
-        cnn = train["cnn"]
-        size = f"{cnn['kernel_size']}x{cnn['kernel_size']}"
-        norm = " → BatchNorm" if cnn["batch_norm"] else ""
-        repeat = f" ×{cnn['convs_per_block']}" if cnn["convs_per_block"] > 1 else ""
-        augment = " → (training only: random mirror, 2-pixel shift)" if cnn["augment"] else ""
-        convs = " → ".join(
-            f"[Conv2D({f}, {size}){norm} → ReLU]{repeat} → MaxPool({cnn['pool_size']})" for f in cnn["filters"]
-        )
-        return (
-            f"Rescaling(1/255){augment} → {convs} → Flatten → Dense({cnn['dense_units']}, relu) "
-            f"(dropout {train['dropout']}) → Dense(10) → calibration → softmax"
-        )
-    hidden = ", ".join(f"Dense({h['units']}, {h['activation']})" for h in train["hidden_layers"]) or "none"
-    return f"Rescaling(1/255) → Flatten → {hidden} (dropout {train['dropout']}) → Dense(10) → calibration → softmax"
+def _layers(train: TrainParams) -> str:
+    tail = f"(dropout {train.dropout}) → Dense(10) → calibration → softmax"
+    if train.model == "dense":
+        hidden = ", ".join(f"Dense({h.units}, {h.activation})" for h in train.hidden_layers) or "none"
+        return f"Rescaling(1/255) → Flatten → {hidden} {tail}"
+    cnn = train.cnn
+    norm = " → BatchNorm" if cnn.batch_norm else ""
+    repeat = f" ×{cnn.convs_per_block}" if cnn.convs_per_block > 1 else ""
+    augment = " → (training only: random mirror, 2-pixel shift)" if cnn.augment else ""
+    size = f"{cnn.kernel_size}x{cnn.kernel_size}"
+    convs = " → ".join(f"[Conv2D({f}, {size}){norm} → ReLU]{repeat} → MaxPool({cnn.pool_size})" for f in cnn.filters)
+    return f"Rescaling(1/255){augment} → {convs} → Flatten → Dense({cnn.dense_units}, relu) {tail}"
 
 
-def _stopping(train: dict[str, Any]) -> str:
-    kept = f"the checkpoint keeps the epoch with the best {train['monitor']}"
-    if train["patience"] == 0:
-        return f"no early stopping; {kept}"
-    return f"early stopping with patience {train['patience']} on {train['monitor']}; {kept}"
+def _stopping(train: TrainParams) -> str:
+    stop = (
+        f"early stopping with patience {train.patience} on {train.monitor}" if train.patience else "no early stopping"
+    )
+    return f"{stop}; the checkpoint keeps the epoch with the best {train.monitor}"
 
 
 def calibration_sentence(bins: list[dict[str, float]], target: float = 0.8) -> str:
@@ -71,12 +68,9 @@ def confusion_sentence(matrix: np.ndarray, top: int = 3) -> str:
     errors = int(matrix.sum() - np.trace(matrix))
     if errors == 0:
         return "No test item was misclassified."
-    both_ways = matrix + matrix.T
-    pairs = sorted(
-        ((int(both_ways[i, j]), i, j) for i in range(len(matrix)) for j in range(i + 1, len(matrix))),
-        key=lambda pair: (-pair[0], pair[1], pair[2]),
-    )
-    pairs = [pair for pair in pairs[:top] if pair[0] > 0]
+    both_ways = np.triu(matrix + matrix.T, 1)  # pairs (i, j), i < j; a stable sort keeps ties in that order
+    top_pairs = np.argsort(-both_ways, axis=None, kind="stable")[:top]
+    pairs = [(int(both_ways.flat[k]), *divmod(int(k), len(matrix))) for k in top_pairs if both_ways.flat[k] > 0]
     named = [f"{CLASS_NAMES[i]} and {CLASS_NAMES[j]} ({count:,} item{'s' * (count != 1)})" for count, i, j in pairs]
     listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + f" and {named[-1]}"
     share = sum(count for count, _, _ in pairs) / errors
@@ -108,23 +102,20 @@ def _calibration(evaluation: dict[str, Any]) -> str:
 
 
 def render(
-    params: dict[str, Any],
+    params: Params,
     train_metrics: dict[str, Any],
     evaluation: dict[str, Any],
     exports: dict[str, Any],
     facts: dict[str, str],
 ) -> str:
-    """``params`` is the whole params.yaml (train, preprocess, download and evaluate sections are shown);
-    ``facts`` are the two sentences of :func:`findings`."""
-    train, split = params["train"], params["preprocess"]
+    """The card's markdown; ``facts`` are the two sentences of :func:`findings`."""
+    train, split = params.train, params.preprocess
     val, test = evaluation["val"], evaluation["test"]
     vcf, vin = val["calibrated_cross_fitted"], val["calibrated_in_sample"]
-    checksums = (
-        "the official SHA-256 checksums"
-        if params["download"]["sha256"] is None
-        else ("the SHA-256 checksums given in params (not the official ones)")
-    )
-    schedule = ", cosine learning-rate decay" if train["lr_schedule"] == "cosine" else ""
+    checksums = "the official SHA-256 checksums"
+    if params.download.sha256 is not None:
+        checksums = "the SHA-256 checksums given in params (not the official ones)"
+    schedule = ", cosine learning-rate decay" if train.lr_schedule == "cosine" else ""
     rows = "\n".join(
         f"| {kind} | {r['runtime']} | {r['max_abs_diff']:.2g} | {'yes' if r['same_argmax'] else 'NO'} |"
         for kind, r in exports.items()
@@ -135,16 +126,16 @@ Generated by the `export` stage of the luckybag DVC pipeline; do not edit by han
 
 ## Model
 - Architecture: {_layers(train)}; {train_metrics["params_count"]:,} parameters.
-- Training: {train["optimizer"]} (learning rate {train["learning_rate"] or "Keras default"}{schedule}), batch {train["batch_size"]},
-  up to {train["epochs"]} epochs, {_stopping(train)};
-  best epoch {train_metrics["best_epoch"]} of {train_metrics["epochs_run"]}; Keras backend {train["backend"]}, seed {train["seed"]}.
+- Training: {train.optimizer} (learning rate {train.learning_rate or "Keras default"}{schedule}), batch {train.batch_size},
+  up to {train.epochs} epochs, {_stopping(train)};
+  best epoch {train_metrics["best_epoch"]} of {train_metrics["epochs_run"]}; Keras backend {train.backend}, seed {train.seed}.
 - Input: raw 28×28 grayscale pixels, uint8 0–255, light item on a dark background (scaling is inside the model).
 - Output: probabilities of the 10 classes {", ".join(CLASS_NAMES)}, calibrated by
   {_calibration(evaluation)}.
 
 ## Data
-Fashion-MNIST: 60,000 training images (of which a share of {split["test_size"]} held out for validation,
-random_state {split["random_state"]}) and the 10,000 original test images, verified against {checksums}.
+Fashion-MNIST: 60,000 training images (of which a share of {split.test_size} held out for validation,
+random_state {split.random_state}) and the 10,000 original test images, verified against {checksums}.
 
 ## Metrics
 | split | accuracy | loss | ECE before → after | NLL after | Brier after | accuracy after |
@@ -153,7 +144,7 @@ random_state {split["random_state"]}) and the 10,000 original test images, verif
 | validation, in-sample | | | → {vin["ece"]:.2%} | {vin["nll"]:.4f} | {vin["brier"]:.4f} | {vin["accuracy"]:.4f} |
 | test | {test["accuracy"]:.4f} | {test["loss"]:.4f} | {test["ece"]:.2%} → {test["calibrated"]["ece"]:.2%} | {test["calibrated"]["nll"]:.4f} | {test["calibrated"]["brier"]:.4f} | {test["calibrated"]["accuracy"]:.4f} |
 
-ECE: expected calibration error over {params["evaluate"]["calibration_bins"]} equal-width confidence bins.
+ECE: expected calibration error over {params.evaluate.calibration_bins} equal-width confidence bins.
 The validation split chose the epoch and fits the calibration, so its calibrated figures are
 in-sample; the cross-fitted row calibrates each of {evaluation["calibration"]["folds"]} folds with a fit on the others.
 Test ECE after each method: temperature {evaluation["calibration"]["temperature"]["test_ece"]:.2%},

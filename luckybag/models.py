@@ -2,32 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import keras
 
+from luckybag.contract import NUM_CLASSES, SIDE
 from luckybag.errors import LuckybagError
+from luckybag.params import HiddenLayer, TrainParams
 
-NUM_CLASSES = 10
+DEFAULT_LEARNING_RATE = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01}  # the others: 0.001
+SGD = keras.optimizers.SGD
+OPTIMIZERS = {"sgd": SGD, "momentum": SGD, "nesterov": SGD, "rmsprop": keras.optimizers.RMSprop}
+OPTIMIZERS |= {"adagrad": keras.optimizers.Adagrad, "adam": keras.optimizers.Adam}
 
 
-def build_dense(hidden_layers: list[dict[str, Any]], dropout: float = 0.0) -> keras.Sequential:
-    """Input 28x28 raw pixels -> scale to [0, 1] -> Flatten -> Dense... -> Dense(10, softmax).
+def _classifier(name: str, layers: list[keras.layers.Layer]) -> keras.Sequential:
+    """Raw uint8 pixels in, scaled inside the model (callers can't get preprocessing wrong), 10 probabilities out."""
+    pixels = [keras.Input(shape=(SIDE, SIDE), name="pixels"), keras.layers.Rescaling(1.0 / 255, name="scale")]
+    output = keras.layers.Dense(NUM_CLASSES, activation="softmax", name="output")
+    return keras.Sequential([*pixels, *layers, output], name=name)
 
-    Scaling lives inside the model so callers feed raw uint8 pixels and can't
-    get preprocessing wrong. Dropout follows each hidden layer, as in the seed.
-    """
-    model = keras.Sequential(name="dense")
-    model.add(keras.Input(shape=(28, 28), name="pixels"))
-    model.add(keras.layers.Rescaling(1.0 / 255, name="scale"))
-    model.add(keras.layers.Flatten(name="flatten"))
-    for i, layer in enumerate(hidden_layers, start=1):
-        model.add(keras.layers.Dense(layer["units"], activation=layer["activation"], name=f"hidden{i}"))
-        if dropout > 0:
-            model.add(keras.layers.Dropout(dropout, name=f"dropout{i}"))
-    model.add(keras.layers.Dense(NUM_CLASSES, activation="softmax", name="output"))
-    return model
+
+def _hidden(i: int, units: int, activation: str, dropout: float) -> list[keras.layers.Layer]:
+    dense = keras.layers.Dense(units, activation=activation, name=f"hidden{i}")
+    return [dense, keras.layers.Dropout(dropout, name=f"dropout{i}")] if dropout > 0 else [dense]
+
+
+def build_dense(hidden_layers: Sequence[HiddenLayer | dict[str, Any]], dropout: float = 0.0) -> keras.Sequential:
+    """Flatten -> Dense per hidden layer, each followed by Dropout as in the seed -> Dense(10, softmax)."""
+    layers = [keras.layers.Flatten(name="flatten")]
+    for i, layer in enumerate(map(HiddenLayer.model_validate, hidden_layers), start=1):
+        layers += _hidden(i, layer.units, layer.activation, dropout)
+    return _classifier("dense", layers)
 
 
 def build_cnn(
@@ -40,82 +48,52 @@ def build_cnn(
     augment: bool = False,
     convs_per_block: int = 1,
 ) -> keras.Sequential:
-    """The textbook's next chapter: [(Conv2D -> (BatchNorm) -> ReLU) x convs_per_block -> MaxPool] per filter count,
-    then Flatten -> Dense(dense_units, relu) -> Dropout -> Dense(10, softmax). Same raw-pixel input.
-
-    ``augment`` adds random mirror images and shifts of up to 2 pixels while training
-    (a mirrored or shifted garment is still the same garment); they do nothing at inference.
-    """
-    model = keras.Sequential(name="cnn")
-    model.add(keras.Input(shape=(28, 28), name="pixels"))
-    model.add(keras.layers.Rescaling(1.0 / 255, name="scale"))
-    model.add(keras.layers.Reshape((28, 28, 1), name="channel"))
-    if augment:
-        model.add(keras.layers.RandomFlip("horizontal", name="augment_flip"))
-        model.add(keras.layers.RandomTranslation(2 / 28, 2 / 28, fill_mode="constant", name="augment_shift"))
+    """[(Conv2D -> (BatchNorm) -> ReLU) x convs_per_block -> MaxPool] per filter count -> Dense -> Dense(10)."""
+    layers = [keras.layers.Reshape((SIDE, SIDE, 1), name="channel")]
+    if augment:  # a mirrored or 2-pixel-shifted garment is the same garment; both do nothing at inference
+        layers += [
+            keras.layers.RandomFlip("horizontal", name="augment_flip"),
+            keras.layers.RandomTranslation(2 / SIDE, 2 / SIDE, fill_mode="constant", name="augment_shift"),
+        ]
     for i, count in enumerate(filters, start=1):
         for j in range(1, convs_per_block + 1):
             suffix = f"{i}" if convs_per_block == 1 else f"{i}_{j}"
-            model.add(
+            layers.append(
                 keras.layers.Conv2D(count, kernel_size, padding="same", use_bias=not batch_norm, name=f"conv{suffix}")
             )
             if batch_norm:
-                model.add(keras.layers.BatchNormalization(name=f"norm{suffix}"))
-            model.add(keras.layers.Activation("relu", name=f"relu{suffix}"))
-        model.add(keras.layers.MaxPooling2D(pool_size, name=f"pool{i}"))
-    model.add(keras.layers.Flatten(name="flatten"))
-    model.add(keras.layers.Dense(dense_units, activation="relu", name="hidden1"))
-    if dropout > 0:
-        model.add(keras.layers.Dropout(dropout, name="dropout1"))
-    model.add(keras.layers.Dense(NUM_CLASSES, activation="softmax", name="output"))
-    return model
+                layers.append(keras.layers.BatchNormalization(name=f"norm{suffix}"))
+            layers.append(keras.layers.Activation("relu", name=f"relu{suffix}"))
+        layers.append(keras.layers.MaxPooling2D(pool_size, name=f"pool{i}"))
+    return _classifier(
+        "cnn", [*layers, keras.layers.Flatten(name="flatten"), *_hidden(1, dense_units, "relu", dropout)]
+    )
 
 
-def build_model(params: dict[str, Any]) -> keras.Sequential:
-    """The network the ``train`` params describe: ``model: dense`` or ``model: cnn``."""
-    if params["model"] == "cnn":
-        cnn = params["cnn"]
-        return build_cnn(
-            cnn["filters"],
-            cnn["kernel_size"],
-            cnn["pool_size"],
-            cnn["dense_units"],
-            params["dropout"],
-            cnn["batch_norm"],
-            cnn["augment"],
-            cnn["convs_per_block"],
-        )
-    return build_dense(params["hidden_layers"], params["dropout"])
-
-
-DEFAULT_LEARNING_RATE = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01}  # the others: 0.001
+def build_model(train: TrainParams | dict[str, Any]) -> keras.Sequential:
+    """The network the ``train`` section describes: ``model: dense`` or ``model: cnn``."""
+    train = TrainParams.model_validate(train)
+    if train.model == "cnn":
+        return build_cnn(dropout=train.dropout, **train.cnn.model_dump())
+    return build_dense(train.hidden_layers, train.dropout)
 
 
 def make_optimizer(
     name: str, learning_rate: float | None = None, momentum: float = 0.9, decay_steps: int | None = None
 ) -> keras.optimizers.Optimizer:
-    """The seed's optimizers; ``learning_rate=None`` keeps each one's Keras default.
-
-    ``decay_steps`` turns the learning rate into a cosine decay to 0 over that many steps.
-    """
+    """The seed's optimizers (``learning_rate=None``: Keras' default); ``decay_steps``: a cosine decay to 0."""
     if decay_steps:
         start = learning_rate if learning_rate is not None else DEFAULT_LEARNING_RATE.get(name, 0.001)
         learning_rate = keras.optimizers.schedules.CosineDecay(start, decay_steps)
-    lr = {} if learning_rate is None else {"learning_rate": learning_rate}
-    factories = {
-        "sgd": lambda: keras.optimizers.SGD(**lr),
-        "momentum": lambda: keras.optimizers.SGD(momentum=momentum, **lr),
-        "nesterov": lambda: keras.optimizers.SGD(momentum=momentum, nesterov=True, **lr),
-        "rmsprop": lambda: keras.optimizers.RMSprop(**lr),
-        "adagrad": lambda: keras.optimizers.Adagrad(**lr),
-        "adam": lambda: keras.optimizers.Adam(**lr),
-    }
-    return factories[name]()
+    rate = {} if learning_rate is None else {"learning_rate": learning_rate}
+    if name in ("momentum", "nesterov"):
+        rate.update(momentum=momentum, nesterov=name == "nesterov")
+    return OPTIMIZERS[name](**rate)
 
 
 @keras.saving.register_keras_serializable(package="luckybag")
 class SmoothedSparseCrossentropy(keras.losses.Loss):
-    """Cross-entropy of integer labels against targets of 1 - s + s/10 for the label and s/10 elsewhere.
+    """Cross-entropy of integer labels against targets 1 - s + s/10 (label), s/10 (elsewhere).
 
     Keras' sparse cross-entropy has no label smoothing; the one-hot one has.
     """
@@ -138,16 +116,13 @@ def compile_model(
     steps_per_execution: int = 1,
     label_smoothing: float = 0.0,
 ) -> None:
+    """Accuracy and the seed's loss; label smoothing swaps in :class:`SmoothedSparseCrossentropy`."""
     loss = SmoothedSparseCrossentropy(label_smoothing) if label_smoothing > 0 else "sparse_categorical_crossentropy"
-    model.compile(
-        optimizer=optimizer,
-        loss=loss,
-        metrics=["accuracy"],
-        steps_per_execution=steps_per_execution,
-    )
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], steps_per_execution=steps_per_execution)
 
 
 def summary_text(model: keras.Model) -> str:
+    """Keras' model summary, 80 columns wide."""
     lines: list[str] = []
     model.summary(print_fn=lambda line, **_: lines.append(line), line_length=80)
     return "\n".join(lines) + "\n"

@@ -12,7 +12,7 @@ RAW_DIR = Path("data/raw")
 @main_guard
 def main() -> None:
     params = load_section("download")
-    data.download(data.default_sources(params["mirror"]), RAW_DIR, params["timeout"], params["sha256"])
+    data.download(data.default_sources(params.mirror), RAW_DIR, params.timeout, params.sha256)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from luckybag import calibration, data
 from luckybag.backend import use_backend
 from luckybag.errors import main_guard
 from luckybag.io import save_npz, write_json
-from luckybag.params import load_section
+from luckybag.params import load_params
 
 PREPARED_DIR = Path("data/prepared")
 CHECKPOINT = Path("models/checkpoint.keras")
@@ -35,29 +35,30 @@ def raw_metrics(labels: np.ndarray, probs: np.ndarray, n_bins: int) -> dict:
 
 @main_guard
 def main() -> None:
-    params = load_section("evaluate")
-    use_backend(load_section("train")["backend"])  # the backend the model was trained on
+    everything = load_params()
+    params = everything.evaluate
+    use_backend(everything.train.backend)  # the backend the model was trained on
     from luckybag import metrics
     from luckybag.models import load_checkpoint
 
     model = load_checkpoint(CHECKPOINT)
     splits = {name: data.load_split(PREPARED_DIR / f"{name}.npz") for name in ("val", "test")}
     probs = {
-        name: np.asarray(model.predict(split.images, batch_size=params["batch_size"], verbose=0), dtype=np.float64)
+        name: np.asarray(model.predict(split.images, batch_size=params.batch_size, verbose=0), dtype=np.float64)
         for name, split in splits.items()
     }
-    val, test, n_bins = splits["val"], splits["test"], params["calibration_bins"]
+    val, test, n_bins = splits["val"], splits["test"], params.calibration_bins
     # Every calibration is fitted on the validation split only. Cross-fitting (each fold calibrated
     # by a fit on the other folds) gives out-of-sample validation figures, on which `auto` chooses.
     fitted = {method: calibration.fit(method, probs["val"], val.labels) for method in calibration.METHODS}
     cross = {method: calibration.cross_fitted(method, probs["val"], val.labels) for method in calibration.METHODS}
-    method = calibration.choose(params["calibration"], cross, val.labels)
+    method = calibration.choose(params.calibration, cross, val.labels)
     chosen = fitted[method]
     calibrated = {name: chosen.apply(p) for name, p in probs.items()}
 
     results = {
         "calibration": {
-            "requested": params["calibration"],
+            "requested": params.calibration,
             "method": method,
             "folds": calibration.CROSS_FIT_FOLDS,
             **{

@@ -16,7 +16,7 @@ from luckybag.calibration import Calibration
 from luckybag.data import DataError, load_split
 from luckybag.errors import main_guard
 from luckybag.io import read_json, write_json, write_text
-from luckybag.params import load_section
+from luckybag.params import load_params
 
 PREPARED_DIR = Path("data/prepared")
 CHECKPOINT = Path("models/checkpoint.keras")
@@ -33,8 +33,8 @@ def _size(path: Path) -> int:
 
 @main_guard
 def main() -> None:
-    params = load_section("export")
-    card_params = {name: load_section(name) for name in ("train", "preprocess", "download", "evaluate")}
+    card_params = load_params()
+    params = card_params.export
     try:
         with np.load(PREDICTIONS) as predictions:
             chosen = Calibration(str(predictions["method"]), predictions["scale"], predictions["bias"])
@@ -48,7 +48,7 @@ def main() -> None:
 
     files = {kind: EXPORT_DIR / name for kind, name in exports.FILES.items()}
     # The reload processes start first and import their runtimes while this one exports.
-    with reload.Reloads(reload.files_to_check(files, params["check"]), PREPARED_DIR / "test.npz") as reloads:
+    with reload.Reloads(reload.files_to_check(files, params.check), PREPARED_DIR / "test.npz") as reloads:
         reload.block_unused("exporter")
         use_backend("tensorflow")  # SavedModel and ONNX export need it; the .keras file is backend-neutral
         import keras
@@ -56,7 +56,7 @@ def main() -> None:
         from luckybag.models import load_checkpoint
 
         # Layers with random state (dropout's seed generator) are saved in the SavedModel: seed them.
-        keras.utils.set_random_seed(card_params["train"]["seed"])
+        keras.utils.set_random_seed(card_params.train.seed)
         served = exports.build_served(load_checkpoint(CHECKPOINT), chosen)
         start = time.perf_counter()
         paths = exports.save_all(served, EXPORT_DIR)
@@ -67,7 +67,7 @@ def main() -> None:
 
     results, timing = {}, {"export_seconds": export_seconds, "reload_seconds": reload_seconds}
     for kind, (probs, seconds) in reloaded.items():
-        results[kind] = {"runtime": reload.RUNTIMES[kind], **reload.compare(reference, probs, params["tolerance"])}
+        results[kind] = {"runtime": reload.RUNTIMES[kind], **reload.compare(reference, probs, params.tolerance)}
         timing[kind] = {**seconds, "bytes": _size(paths[kind])}
         print(
             f"export: {paths[kind]} reloaded by {results[kind]['runtime']}: "
@@ -76,7 +76,7 @@ def main() -> None:
     write_json(METRICS, results)
     write_json(TIMING, timing)
     findings = model_card.findings(
-        calibration.reliability(reference, test.labels, card_params["evaluate"]["calibration_bins"]),
+        calibration.reliability(reference, test.labels, card_params.evaluate.calibration_bins),
         metrics.confusion(test.labels, reference),
     )
     write_text(
@@ -89,7 +89,7 @@ def main() -> None:
     if failed:
         raise exports.ExportError(
             f"{EXPORT_DIR}: {', '.join(failed)} export(s) disagree with the trained model by more than "
-            f"export.tolerance={params['tolerance']}"
+            f"export.tolerance={params.tolerance}"
         )
 
 

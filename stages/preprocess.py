@@ -18,7 +18,7 @@ def main() -> None:
     images, labels = data.load_raw(RAW_DIR, "train")
     test_images, test_labels = data.load_raw(RAW_DIR, "t10k")
     train_x, val_x, train_y, val_y = train_test_split(
-        images, labels, test_size=params["test_size"], random_state=params["random_state"]
+        images, labels, test_size=params.test_size, random_state=params.random_state
     )
     splits = {
         "train": data.Split(train_x, train_y),

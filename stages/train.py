@@ -20,7 +20,7 @@ TIMING = Path("timings/train.json")
 @main_guard
 def main() -> None:
     params = load_section("train")
-    use_backend(params["backend"])  # before anything imports Keras
+    use_backend(params.backend)  # before anything imports Keras
     from dvclive import Live
     from luckybag import models, training
 
@@ -32,7 +32,7 @@ def main() -> None:
         atomic_path(CHECKPOINT) as checkpoint,
         Live(str(LIVE_DIR), dvcyaml=None, save_dvc_exp=False, report=None) as live,
     ):
-        live.log_params(params)
+        live.log_params(params.model_dump())
         result = training.train(params, train_split, val_split, checkpoint, live)
         reproducible_keras_archive(checkpoint)
     seconds = time.perf_counter() - start
@@ -57,7 +57,7 @@ def main() -> None:
     )
     write_json(
         TIMING,
-        {"backend": params["backend"], "seconds": seconds, "seconds_per_epoch": seconds / result.epochs_run},
+        {"backend": params.backend, "seconds": seconds, "seconds_per_epoch": seconds / result.epochs_run},
     )
     print(
         f"train: best epoch {result.best_epoch} of {result.epochs_run}, "

@@ -68,22 +68,16 @@ def test_textbook_cnn_parameter_count() -> None:
 
 
 def test_cnn_with_batch_norm_from_params() -> None:
-    from luckybag.models import build_model
+    import yaml
 
-    params = {
-        "model": "cnn",
-        "dropout": 0.3,
-        "hidden_layers": [],
-        "cnn": {
-            "filters": [16, 32],
-            "convs_per_block": 1,
-            "kernel_size": 3,
-            "pool_size": 2,
-            "dense_units": 64,
-            "batch_norm": True,
-            "augment": True,
-        },
-    }
+    from luckybag.models import build_model
+    from luckybag.params import TrainParams
+    from tests.conftest import ROOT
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
+    params.update(model="cnn", dropout=0.3, hidden_layers=[])
+    params["cnn"].update(filters=[16, 32], dense_units=64, batch_norm=True, augment=True)
+    params = TrainParams.model_validate(params)
     model = build_model(params)
     # conv16 no bias (144) + BN (64) + conv32 no bias (4,608) + BN (128) + Dense(64) on 7x7x32 (100,416) + 650
     assert model.count_params() == 144 + 64 + 4_608 + 128 + 100_416 + 650

@@ -77,7 +77,7 @@ def test_unknown_section(defaults: dict) -> None:
 def test_load_section_raises_listing_all_problems(tmp_path: Path, defaults: dict) -> None:
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(defaults))
-    assert params.load_section("evaluate", path) == defaults["evaluate"]
+    assert params.load_section("evaluate", path).model_dump() == defaults["evaluate"]
     defaults["train"].update(epochs=0, dropout=2)
     path.write_text(yaml.safe_dump(defaults))
     for section in ("train", "download"):  # any stage stops on a bad value anywhere

@@ -6,7 +6,8 @@ import pytest
 import yaml
 
 from luckybag import data
-from luckybag.training import train, validation_batch_size
+from luckybag.params import TrainParams
+from luckybag.training import TrainResult, train, validation_batch_size
 from tests.conftest import ROOT, make_images
 
 pytestmark = pytest.mark.slow
@@ -18,6 +19,11 @@ def tiny_split(n: int, seed: int) -> data.Split:
     return data.Split(make_images(labels, rng), labels)
 
 
+def fit(params: dict, *args: object, **kwargs: object) -> TrainResult:
+    """The train stage's library call on params as the test edited them."""
+    return train(TrainParams.model_validate(params), *args, **kwargs)
+
+
 @pytest.fixture
 def train_params() -> dict:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
@@ -27,7 +33,7 @@ def train_params() -> dict:
 
 def test_train_learns_and_checkpoints_the_best_epoch(tmp_path: Path, train_params: dict) -> None:
     checkpoint = tmp_path / "best.keras"
-    result = train(train_params, tiny_split(400, 0), tiny_split(100, 1), checkpoint, verbose=0)
+    result = fit(train_params, tiny_split(400, 0), tiny_split(100, 1), checkpoint, verbose=0)
     assert result.history["val_accuracy"][-1] > 0.5  # the bands are easy to learn
     assert 1 <= result.best_epoch <= result.epochs_run <= 4
     best = keras.models.load_model(checkpoint)
@@ -38,7 +44,7 @@ def test_train_learns_and_checkpoints_the_best_epoch(tmp_path: Path, train_param
 
 def test_same_seed_same_history(tmp_path: Path, train_params: dict) -> None:
     runs = [
-        train(train_params, tiny_split(200, 0), tiny_split(50, 1), tmp_path / f"{i}.keras", verbose=0).history
+        fit(train_params, tiny_split(200, 0), tiny_split(50, 1), tmp_path / f"{i}.keras", verbose=0).history
         for i in range(2)
     ]
     assert runs[0] == runs[1]
@@ -47,7 +53,7 @@ def test_same_seed_same_history(tmp_path: Path, train_params: dict) -> None:
 def test_early_stopping_stops(tmp_path: Path, train_params: dict) -> None:
     # A learning rate this large makes the validation loss rise at once.
     train_params.update(optimizer="sgd", learning_rate=5.0, epochs=10, patience=1)
-    result = train(train_params, tiny_split(200, 0), tiny_split(50, 1), tmp_path / "c.keras", verbose=0)
+    result = fit(train_params, tiny_split(200, 0), tiny_split(50, 1), tmp_path / "c.keras", verbose=0)
     assert result.stopped_early and result.epochs_run < 10
 
 
@@ -55,7 +61,7 @@ def test_monitor_val_accuracy_keeps_the_most_accurate_epoch(tmp_path: Path, trai
     train_params.update(monitor="val_accuracy", patience=0, epochs=4)
     checkpoint = tmp_path / "best.keras"
     val = tiny_split(100, 1)
-    result = train(train_params, tiny_split(400, 0), val, checkpoint, verbose=0)
+    result = fit(train_params, tiny_split(400, 0), val, checkpoint, verbose=0)
     assert result.best_epoch == int(np.argmax(result.history["val_accuracy"])) + 1
     _, accuracy = keras.models.load_model(checkpoint).evaluate(val.images, val.labels, verbose=0)
     assert accuracy == pytest.approx(max(result.history["val_accuracy"]), abs=1e-6)
@@ -78,7 +84,7 @@ def test_loss_turning_nan_midway_keeps_the_best_finite_epoch(tmp_path: Path, tra
     train_params.update(monitor=monitor, patience=0, epochs=4)
     checkpoint = tmp_path / "best.keras"
     val = tiny_split(100, 1)
-    result = train(train_params, tiny_split(400, 0), val, checkpoint, verbose=0, extra_callbacks=[PoisonWeights(2)])
+    result = fit(train_params, tiny_split(400, 0), val, checkpoint, verbose=0, extra_callbacks=[PoisonWeights(2)])
     losses = result.history["val_loss"]
     assert np.isfinite(losses[:2]).all() and np.isnan(losses[2:]).all()
     assert result.best_epoch in (1, 2)  # np.argmin would say 3, the first NaN epoch
