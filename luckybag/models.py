@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,6 @@ from luckybag.contract import NUM_CLASSES, SIDE
 from luckybag.errors import LuckybagError
 from luckybag.params import HiddenLayer, TrainParams
 
-DEFAULT_LEARNING_RATE = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01}  # the others: 0.001
 SGD = keras.optimizers.SGD
 OPTIMIZERS = {"sgd": SGD, "momentum": SGD, "nesterov": SGD, "rmsprop": keras.optimizers.RMSprop}
 OPTIMIZERS |= {"adagrad": keras.optimizers.Adagrad, "adam": keras.optimizers.Adam}
@@ -83,7 +83,8 @@ def make_optimizer(
 ) -> keras.optimizers.Optimizer:
     """The seed's optimizers (``learning_rate=None``: Keras' default); ``decay_steps``: a cosine decay to 0."""
     if decay_steps:
-        start = learning_rate if learning_rate is not None else DEFAULT_LEARNING_RATE.get(name, 0.001)
+        default = inspect.signature(OPTIMIZERS[name]).parameters["learning_rate"].default  # sgd 0.01, others 0.001
+        start = learning_rate if learning_rate is not None else default
         learning_rate = keras.optimizers.schedules.CosineDecay(start, decay_steps)
     rate = {} if learning_rate is None else {"learning_rate": learning_rate}
     if name in ("momentum", "nesterov"):

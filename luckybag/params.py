@@ -16,8 +16,7 @@ Backend = Literal["jax", "tensorflow", "torch"]
 Optimizer = Literal["sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam"]
 ExportFormat = Literal["keras", "weights", "savedmodel", "onnx"]  # the formats the export stage can reload
 Activation = Literal["relu", "sigmoid", "tanh", "elu", "selu", "gelu", "swish", "softplus", "linear"]
-BACKENDS, OPTIMIZERS = get_args(Backend), get_args(Optimizer)
-EXPORT_FORMATS, ACTIVATIONS = get_args(ExportFormat), get_args(Activation)
+BACKENDS = get_args(Backend)
 Number = int | float  # not float alone: pydantic would turn a yaml 0 into 0.0, and DVCLive logs what it gets
 Seed = Annotated[int, Field(ge=0, description="an integer >= 0")]
 Count = Annotated[int, Field(ge=1, description="an integer >= 1")]
@@ -97,7 +96,7 @@ class TrainParams(Section):
     seed: Seed
     model: Literal["dense", "cnn"]
     hidden_layers: list[HiddenLayer] = Field(
-        description=f"a list of {{units: int >= 1, activation: one of {', '.join(ACTIVATIONS)}}}"
+        description=f"a list of {{units: int >= 1, activation: one of {', '.join(get_args(Activation))}}}"
     )
     cnn: CnnParams = Field(
         description="{filters: list of ints >= 1, convs_per_block: int >= 1, kernel_size: int >= 1, pool_size: "
@@ -132,7 +131,7 @@ class EvaluateParams(Section):
 class ExportParams(Section):
     tolerance: Number = number("a number > 0", gt=0)
     check: Annotated[list[ExportFormat], AfterValidator(_distinct)] = Field(
-        description=f"a list of distinct formats from {', '.join(EXPORT_FORMATS)} to reload and compare "
+        description=f"a list of distinct formats from {', '.join(get_args(ExportFormat))} to reload and compare "
         "([]: all are still written, none reloaded)"
     )
 
