@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from luckybag import data  # noqa: E402
 from luckybag.backend import use_backend  # noqa: E402
 from luckybag.io import write_json  # noqa: E402
-from luckybag.params import read_params, validate  # noqa: E402
+from luckybag.params import TrainParams, read_params, validate  # noqa: E402
 
 # The recipe `make cnn` ran before this search: TensorFlow (several times faster than JAX for
 # convolutions here), batch 128, a cosine decay over the epochs, the most accurate validation epoch.
@@ -122,7 +122,7 @@ def load_splits(prepared: Path, raw: Path, test_size: float, random_state: int) 
     return {"train": data.Split(train_x, train_y), "val": data.Split(val_x, val_y), "test": data.Split(test_x, test_y)}
 
 
-def run_candidate(params: dict[str, Any], splits: dict[str, data.Split], checkpoint: Path) -> dict[str, Any]:
+def run_candidate(params: TrainParams, splits: dict[str, data.Split], checkpoint: Path) -> dict[str, Any]:
     from luckybag import training
 
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
@@ -226,12 +226,13 @@ def main() -> None:
     if args.pick_only:
         todo = []
     backend = {"backend": args.backend} if args.backend else {}
-    trains = {name: with_overrides(params["train"], {**candidates[name], **backend}) for name in todo}
-    for name, train in trains.items():  # every candidate valid before any training
-        problems = validate({**params, "train": train})
-        if problems:
+    trains: dict[str, TrainParams] = {}
+    for name in todo:  # every candidate valid before any training
+        train = with_overrides(params["train"], {**candidates[name], **backend})
+        if problems := validate({**params, "train": train}):
             sys.exit(f"error: candidate {name}: {problems[0]}")
-    backends = {train["backend"] for train in trains.values()}
+        trains[name] = TrainParams.model_validate(train)
+    backends = {train.backend for train in trains.values()}
     if len(backends) > 1:
         sys.exit(
             f"error: candidates {', '.join(todo)} need several backends ({', '.join(sorted(backends))}); run them apart"
@@ -247,7 +248,7 @@ def main() -> None:
         record = run_candidate(trains[name], splits, checkpoints / f"{name}.keras")
         results["candidates"][name] = {
             **record,
-            "backend": trains[name]["backend"],
+            "backend": trains[name].backend,
             "overrides": candidates[name],
             "dvc_exp_set": " ".join(set_args(candidates[name])),
             "machine": machine(),

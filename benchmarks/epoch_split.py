@@ -36,11 +36,12 @@ def timed_side(side: str, data: Path, epochs: int) -> dict:
     from dvclive import Live
     from luckybag import training
     from luckybag.data import load_split
+    from luckybag.params import TrainParams
 
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
-    params.update(epochs=epochs, patience=0)
+    train = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
+    params = TrainParams.model_validate({**train, "epochs": epochs, "patience": 0})
     if side == "before":
-        training.validation_batch_size = lambda n: params["batch_size"]
+        training.validation_batch_size = lambda n: params.batch_size
     spent: dict[str, list[tuple[float, float]]] = {"checkpoint": [], "logging": []}
 
     def timing(method, part):

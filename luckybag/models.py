@@ -30,10 +30,10 @@ def _hidden(i: int, units: int, activation: str, dropout: float) -> list[keras.l
     return [dense, keras.layers.Dropout(dropout, name=f"dropout{i}")] if dropout > 0 else [dense]
 
 
-def build_dense(hidden_layers: Sequence[HiddenLayer | dict[str, Any]], dropout: float = 0.0) -> keras.Sequential:
+def build_dense(hidden_layers: Sequence[HiddenLayer], dropout: float = 0.0) -> keras.Sequential:
     """Flatten -> Dense per hidden layer, each followed by Dropout as in the seed -> Dense(10, softmax)."""
     layers = [keras.layers.Flatten(name="flatten")]
-    for i, layer in enumerate(map(HiddenLayer.model_validate, hidden_layers), start=1):
+    for i, layer in enumerate(hidden_layers, start=1):
         layers += _hidden(i, layer.units, layer.activation, dropout)
     return _classifier("dense", layers)
 
@@ -70,9 +70,8 @@ def build_cnn(
     )
 
 
-def build_model(train: TrainParams | dict[str, Any]) -> keras.Sequential:
+def build_model(train: TrainParams) -> keras.Sequential:
     """The network the ``train`` section describes: ``model: dense`` or ``model: cnn``."""
-    train = TrainParams.model_validate(train)
     if train.model == "cnn":
         return build_cnn(dropout=train.dropout, **train.cnn.model_dump())
     return build_dense(train.hidden_layers, train.dropout)

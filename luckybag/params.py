@@ -169,19 +169,13 @@ def _problem(loc: tuple, kind: str, data: Any) -> str:
     return f"params: '{key}' is {data[loc[0]][loc[1]]!r}; expected {allowed}"
 
 
-def validate(data: Any, section: str | None = None) -> list[str]:
-    """One message per wrong key of the whole file (or of one ``section``'s mapping); empty when it is valid."""
-    model, where = (Params, ()) if section is None else (SECTIONS[section], (section,))
+def validate(data: Any) -> list[str]:
+    """One message per wrong key of the whole file; empty when it is valid."""
     try:
-        model.model_validate(data)
+        Params.model_validate(data)
     except ValidationError as err:
-        whole = {section: data} if section else data
-        return list(dict.fromkeys(_problem((*where, *e["loc"]), e["type"], whole) for e in err.errors()))
+        return list(dict.fromkeys(_problem(e["loc"], e["type"], data) for e in err.errors()))
     return []
-
-
-def validate_section(name: str, section: Any) -> list[str]:
-    return validate(section, name)
 
 
 def read_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:

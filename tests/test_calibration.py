@@ -137,11 +137,12 @@ def test_served_model_applies_the_calibration(method: str) -> None:
 
     from luckybag.exports import build_served
     from luckybag.models import build_model
+    from luckybag.params import TrainParams
     from tests.conftest import ROOT, make_images
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
     params.update(hidden_layers=[{"units": 16, "activation": "relu"}])
-    model = build_model(params)
+    model = build_model(TrainParams.model_validate(params))
     rng = np.random.default_rng(6)
     images = make_images(rng.integers(0, 10, size=64), rng)
     probs = np.asarray(model.predict(images, verbose=0), dtype=np.float64)

@@ -3,14 +3,15 @@ import numpy as np
 import pytest
 
 from luckybag.models import build_dense, make_optimizer, summary_text
+from luckybag.params import HiddenLayer
 
-SEED_LAYER = [{"units": 100, "activation": "relu"}]
+SEED_LAYER = [HiddenLayer(units=100, activation="relu")]
 
 
 def test_seed_model_has_79510_parameters() -> None:
     # Dense(100) on 784 inputs + Dense(10): 78,500 + 1,010, as the seed's model.summary().
     assert build_dense(SEED_LAYER, dropout=0.3).count_params() == 79_510
-    assert build_dense([{"units": 100, "activation": "sigmoid"}]).count_params() == 79_510
+    assert build_dense([HiddenLayer(units=100, activation="sigmoid")]).count_params() == 79_510
 
 
 def test_logistic_regression_as_a_network() -> None:
@@ -18,7 +19,9 @@ def test_logistic_regression_as_a_network() -> None:
 
 
 def test_layers_follow_the_params() -> None:
-    model = build_dense([{"units": 64, "activation": "sigmoid"}, {"units": 32, "activation": "relu"}], dropout=0.2)
+    model = build_dense(
+        [HiddenLayer(units=64, activation="sigmoid"), HiddenLayer(units=32, activation="relu")], dropout=0.2
+    )
     names = [layer.name for layer in model.layers]
     assert names == ["scale", "flatten", "hidden1", "dropout1", "hidden2", "dropout2", "output"]
     assert model.get_layer("hidden1").activation.__name__ == "sigmoid"

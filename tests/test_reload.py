@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from luckybag import reload
 from luckybag.contract import EXPORT_FILES
-from luckybag.params import validate_section
+from luckybag.params import ParamsError, load_params
 from tests.conftest import ROOT
 
 EXPORT_SCRIPT = """
@@ -28,13 +29,14 @@ import keras
 from luckybag import exports
 from luckybag.calibration import Calibration
 from luckybag.models import build_dense
+from luckybag.params import HiddenLayer
 from tests.conftest import make_images
 
 out = Path(sys.argv[1])
 keras.utils.set_random_seed(0)
 labels = np.random.default_rng(0).integers(0, 10, size=300)
 images = make_images(labels, np.random.default_rng(1))
-model = build_dense([{"units": 16, "activation": "relu"}], dropout=0.0)
+model = build_dense([HiddenLayer(units=16, activation="relu")], dropout=0.0)
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
 model.fit(images, labels, epochs=1, batch_size=32, verbose=0)
 served = exports.build_served(model, Calibration("temperature", np.full(10, 1 / 1.3), np.zeros(10)))
@@ -138,11 +140,17 @@ def test_keras_batches_are_equal_where_they_can_be(n: int, batch: int) -> None:
         ([1], False),
     ],
 )
-def test_export_check_param(check: object, ok: bool) -> None:
-    problems = validate_section("export", {"tolerance": 1e-5, "check": check})
-    assert (problems == []) == ok, problems
-    if not ok:
-        assert problems == [
-            f"params: 'export.check' is {check!r}; expected a list of distinct formats from keras, weights, "
-            "savedmodel, onnx to reload and compare ([]: all are still written, none reloaded)"
-        ]
+def test_export_check_param(tmp_path: Path, check: object, ok: bool) -> None:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["export"] = {"tolerance": 1e-5, "check": check}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    if ok:
+        assert load_params(path).export.check == check
+        return
+    with pytest.raises(ParamsError) as err:
+        load_params(path)
+    assert str(err.value) == (
+        f"params: 'export.check' is {check!r}; expected a list of distinct formats from keras, weights, "
+        "savedmodel, onnx to reload and compare ([]: all are still written, none reloaded)"
+    )

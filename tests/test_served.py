@@ -31,12 +31,13 @@ import numpy as np
 import keras
 from luckybag import exports
 from luckybag.models import build_dense
+from luckybag.params import HiddenLayer
 from tests.conftest import make_images
 
 keras.utils.set_random_seed(0)
 labels = np.random.default_rng(0).integers(0, 10, size=400)
 images = make_images(labels, np.random.default_rng(1))
-model = build_dense([{"units": 16, "activation": "relu"}], dropout=0.0)
+model = build_dense([HiddenLayer(units=16, activation="relu")], dropout=0.0)
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
 model.fit(images, labels, epochs=2, batch_size=32, verbose=0)
 try:  # a per-class calibration (temperature scaling is one scale for all classes)
