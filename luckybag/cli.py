@@ -26,11 +26,10 @@ def top_k(text: str) -> int:
 
 
 def predict(args: argparse.Namespace) -> int:
-    from luckybag.predict import run_bag, run_predict
+    from luckybag.predict import run
 
-    run = run_bag if args.command == "bag" else run_predict
     background = "light" if args.invert else args.background
-    return run(args.images, args.model, args.runtime, args.labels, background, args.json, args.top_k)
+    return run(args.command, args.images, args.model, args.runtime, args.labels, background, args.json, args.top_k)
 
 
 def check_params(args: argparse.Namespace) -> int:
@@ -206,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return reported(lambda: args.func(args), status=2)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -124,7 +124,8 @@ def answer(
     return inputs, probs, screen(batch, probs), names
 
 
-def run_predict(
+def run(
+    command: str,
     images: list[Path],
     model: Path | None,
     runtime: str | None,
@@ -133,33 +134,19 @@ def run_predict(
     as_json: bool,
     top_k: int,
 ) -> int:
-    """``luckybag predict``: a table (or JSON) of each input's top classes; 2 when an input was bad."""
+    """``luckybag predict`` (each input's top classes) or ``bag`` (the expected contents of a bag of the inputs
+    that look like items), as a table or JSON; 2 when an input was bad."""
     answered = answer(images, model, runtime, labels, background)
     if answered is None:
         return 2
     inputs, probs, flagged, names = answered
-    records = prediction_records(inputs, probs, flagged, names, top_k)
-    emit(json.dumps(records, indent=2) if as_json else prediction_table(records, names))
-    return 2 if inputs.problems else 0
-
-
-def run_bag(
-    images: list[Path],
-    model: Path | None,
-    runtime: str | None,
-    labels: Path | None,
-    background: str,
-    as_json: bool,
-    top_k: int,
-) -> int:
-    """``luckybag bag``: the expected contents of a bag of the inputs that look like items; 2 when an input was bad."""
-    answered = answer(images, model, runtime, labels, background)
-    if answered is None:
-        return 2
-    inputs, probs, flagged, names = answered
-    kept = [i for i, failed in enumerate(flagged) if not failed]
-    left_out = [inputs.names[i] for i, failed in enumerate(flagged) if failed]
-    records = bag_records(probs[kept], names)[:top_k]
-    bag = {"items": len(kept), "inputs": [inputs.names[i] for i in kept], "left_out": left_out, "classes": records}
-    emit(json.dumps(bag, indent=2) if as_json else bag_table(records, len(kept), len(left_out)))
+    if command == "predict":
+        records = prediction_records(inputs, probs, flagged, names, top_k)
+        emit(json.dumps(records, indent=2) if as_json else prediction_table(records, names))
+    else:
+        kept = [i for i, failed in enumerate(flagged) if not failed]
+        left_out = [inputs.names[i] for i, failed in enumerate(flagged) if failed]
+        records = bag_records(probs[kept], names)[:top_k]
+        bag = {"items": len(kept), "inputs": [inputs.names[i] for i in kept], "left_out": left_out, "classes": records}
+        emit(json.dumps(bag, indent=2) if as_json else bag_table(records, len(kept), len(left_out)))
     return 2 if inputs.problems else 0
