@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -148,19 +150,25 @@ class Params(Section):
 SECTIONS: dict[str, type[Section]] = {name: field.annotation for name, field in Params.model_fields.items()}
 
 
+UNKNOWN = ("extra_forbidden", "invalid_key")  # invalid_key: a key YAML read as a number or a bool (`on:`)
+
+
 def _problem(loc: tuple, kind: str, data: Any) -> str:
     """A pydantic error as one line naming the key, its value and what is allowed."""
     if not loc:
         return f"params: expected a mapping of sections ({', '.join(SECTIONS)})"
-    if len(loc) == 1 and kind == "extra_forbidden":
+    if kind == "invalid_key":  # pydantic reports YAML's `on:` (True) as 1: name the key as YAML read it
+        container = functools.reduce(operator.getitem, loc[:-1], data)
+        loc = (*loc[:-1], next((k for k in container if k == loc[-1] and not isinstance(k, str)), loc[-1]))
+    if len(loc) == 1 and kind in UNKNOWN:
         return f"params: unknown section '{loc[0]}' (allowed: {', '.join(SECTIONS)})"
     if len(loc) == 1 and kind == "missing":
         return f"params: missing section '{loc[0]}'"
     fields = SECTIONS[loc[0]].model_fields
     if len(loc) == 1:
         return f"params: '{loc[0]}' must be a mapping of {', '.join(fields)}"
-    key = ".".join(loc[:2])
-    if len(loc) == 2 and kind == "extra_forbidden":
+    key = ".".join(map(str, loc[:2]))
+    if len(loc) == 2 and kind in UNKNOWN:
         return f"params: unknown key '{key}' (allowed: {', '.join(fields)})"
     field = fields[loc[1]]
     allowed = field.description or f"one of {', '.join(get_args(field.annotation))}"  # a Literal's choices
@@ -174,7 +182,8 @@ def validate(data: Any) -> list[str]:
     try:
         Params.model_validate(data)
     except ValidationError as err:
-        return list(dict.fromkeys(_problem(e["loc"], e["type"], data) for e in err.errors()))
+        errors = sorted(err.errors(), key=lambda e: (len(e["loc"]), e["type"] not in UNKNOWN))  # sections first
+        return list(dict.fromkeys(_problem(e["loc"], e["type"], data) for e in errors))
     return []
 
 

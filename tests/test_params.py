@@ -74,6 +74,24 @@ def test_unknown_section(defaults: dict) -> None:
     ]
 
 
+def test_keys_yaml_reads_as_numbers_or_bools_are_unknown(tmp_path: Path, defaults: dict) -> None:
+    path = tmp_path / "params.yaml"
+    text = yaml.safe_dump(defaults)
+    path.write_text(text + "on: 1\n")  # YAML 1.1 reads `on` as True
+    with pytest.raises(ParamsError, match=r"^params: unknown section 'True' \(allowed: download, "):
+        params.load_params(path)
+    defaults["train"][5] = 1
+    assert params.validate(defaults) == [
+        f"params: unknown key 'train.5' (allowed: {', '.join(params.TrainParams.model_fields)})"
+    ]
+
+
+def test_unknown_keys_come_first(defaults: dict) -> None:
+    defaults["train"].update(epochs=0, zz=1)
+    defaults["bogus"] = 1
+    assert [p.split("'")[1] for p in params.validate(defaults)] == ["bogus", "train.zz", "train.epochs"]
+
+
 def test_load_section_raises_listing_all_problems(tmp_path: Path, defaults: dict) -> None:
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(defaults))
