@@ -7,12 +7,11 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from luckybag.contract import NUM_CLASSES
+from luckybag.contract import NUM_CLASSES, RUNTIMES
 from luckybag.errors import reported
 
 # Sub-commands import their modules when they run: `luckybag predict` must not load Keras, PyYAML or DVC.
 BACKGROUNDS = ("auto", "light", "dark")
-RUNTIMES = ("onnx", "keras")
 
 
 def top_k(text: str) -> int:

@@ -28,3 +28,4 @@ EXPORT_FILES = {
     "labels": "labels.json",  # {"0": "T-shirt/top", ...}, beside the model
 }
 LABELS_NAME = EXPORT_FILES["labels"]
+RUNTIMES = ("onnx", "keras")  # the formats the CLI serves: onnxruntime (default) or Keras

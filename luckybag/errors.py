@@ -13,6 +13,13 @@ class LuckybagError(Exception):
     exit_code = 1
 
 
+def one_line(err: BaseException) -> str:
+    """An exception as one short line (Keras wraps the cause in a page of config)."""
+    text = str(err).strip().rsplit("Exception encountered:", 1)[-1].strip()
+    line = text.splitlines()[0] if text else type(err).__name__
+    return line if len(line) <= 200 else line[:197] + "..."
+
+
 def reported(func: Callable[[], int | None], status: int | None = None) -> int:
     """Run ``func``; a LuckybagError (exit ``status``, default its own) or Ctrl-C (130) becomes one `error:` line."""
     try:

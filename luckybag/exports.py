@@ -14,8 +14,6 @@ from luckybag.contract import CLASS_NAMES, EXPORT_FILES, INPUT_DTYPE, SIDE
 from luckybag.errors import LuckybagError
 from luckybag.io import atomic_dir, atomic_path, reproducible_keras_archive, write_json
 
-FILES = EXPORT_FILES  # stages/export.py's name for them
-
 
 class ExportError(LuckybagError):
     """An exported model does not load or does not predict what the trained model predicts."""

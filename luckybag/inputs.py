@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from luckybag.contract import SIDE
-from luckybag.errors import LuckybagError
+from luckybag.errors import LuckybagError, one_line
 from luckybag.photos import BRIGHT, WORK_SIDE, invert_hint, prepare_image
 
 if TYPE_CHECKING:
@@ -40,13 +40,6 @@ class Inputs:
 
     def batch(self) -> np.ndarray:
         return np.concatenate(self.images) if self.images else np.zeros((0, SIDE, SIDE), dtype=np.uint8)
-
-
-def one_line(err: BaseException) -> str:
-    """An exception as one short line (Keras wraps the cause in a page of config)."""
-    text = str(err).strip().rsplit("Exception encountered:", 1)[-1].strip()
-    line = text.splitlines()[0] if text else type(err).__name__
-    return line if len(line) <= 200 else line[:197] + "..."
 
 
 def to_pixels(images: np.ndarray) -> np.ndarray:

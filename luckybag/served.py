@@ -13,9 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from luckybag.contract import EXPORT_FILES, MODELS_DIR, NUM_CLASSES, SIDE
-from luckybag.errors import LuckybagError
-from luckybag.inputs import one_line
+from luckybag.contract import EXPORT_FILES, INPUT_DTYPE, MODELS_DIR, NUM_CLASSES, SIDE
+from luckybag.errors import LuckybagError, one_line
 
 PREDICT_BATCH = 1024
 
@@ -110,8 +109,8 @@ def load_onnx(path: Path) -> Predict:
     if len(inputs) != 1 or len(outputs) != 1:
         raise ModelError(f"{path}: model has {len(inputs)} inputs and {len(outputs)} outputs; expected one of each")
     check_shapes(path, inputs[0].shape, outputs[0].shape)
-    if inputs[0].type != "tensor(uint8)":
-        raise ModelError(f"{path}: model input type {inputs[0].type}; expected tensor(uint8) raw pixels")
+    if inputs[0].type != f"tensor({INPUT_DTYPE})":
+        raise ModelError(f"{path}: model input type {inputs[0].type}; expected tensor({INPUT_DTYPE}) raw pixels")
     name = inputs[0].name
     return lambda images: session.run(None, {name: images})[0]
 
@@ -125,7 +124,14 @@ def import_keras() -> Any:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        use_backend(os.environ.get("KERAS_BACKEND", "jax"))
+        backend = os.environ.get("KERAS_BACKEND", "jax")
+        try:
+            use_backend(backend)
+        except LuckybagError:
+            raise ModelError(
+                f"--runtime keras: cannot import Keras on {backend} (the pipeline install, requirements.lock); "
+                "the serving install runs --runtime onnx"
+            ) from None
         import keras
     finally:
         gc.freeze()

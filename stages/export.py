@@ -13,6 +13,7 @@ import numpy as np
 from luckybag import calibration, reload
 from luckybag.backend import use_backend
 from luckybag.calibration import Calibration
+from luckybag.contract import EXPORT_FILES, MODELS_DIR
 from luckybag.data import DataError, load_split
 from luckybag.errors import main_guard
 from luckybag.io import read_json, write_json, write_text
@@ -21,7 +22,6 @@ from luckybag.params import load_params
 PREPARED_DIR = Path("data/prepared")
 CHECKPOINT = Path("models/checkpoint.keras")
 PREDICTIONS = Path("data/predictions.npz")
-EXPORT_DIR = Path("models")
 MODEL_CARD = Path("models/MODEL_CARD.md")
 METRICS = Path("metrics/export.json")
 TIMING = Path("timings/export.json")
@@ -46,7 +46,7 @@ def main() -> None:
     test = load_split(PREPARED_DIR / "test.npz")
     from luckybag import exports  # Keras is imported inside its functions, after use_backend
 
-    files = {kind: EXPORT_DIR / name for kind, name in exports.FILES.items()}
+    files = {kind: MODELS_DIR / name for kind, name in EXPORT_FILES.items()}
     # The reload processes start first and import their runtimes while this one exports.
     with reload.Reloads(reload.files_to_check(files, params.check), PREPARED_DIR / "test.npz") as reloads:
         reload.block_unused("exporter")
@@ -59,7 +59,7 @@ def main() -> None:
         keras.utils.set_random_seed(card_params.train.seed)
         served = exports.build_served(load_checkpoint(CHECKPOINT), chosen)
         start = time.perf_counter()
-        paths = exports.save_all(served, EXPORT_DIR)
+        paths = exports.save_all(served, MODELS_DIR)
         export_seconds = time.perf_counter() - start
         reloaded = reloads.finish()
         reload_seconds = time.perf_counter() - start - export_seconds
@@ -88,7 +88,7 @@ def main() -> None:
     failed = [kind for kind, result in results.items() if not result["ok"]]
     if failed:
         raise exports.ExportError(
-            f"{EXPORT_DIR}: {', '.join(failed)} export(s) disagree with the trained model by more than "
+            f"{MODELS_DIR}: {', '.join(failed)} export(s) disagree with the trained model by more than "
             f"export.tolerance={params.tolerance}"
         )
 
