@@ -103,13 +103,6 @@ def add_inputs(parser: argparse.ArgumentParser, top_k_default: int, top_k_help: 
     parser.add_argument("--top-k", type=top_k, default=top_k_default, metavar="K", help=top_k_help)
 
 
-def add_grid_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--grid", type=Path, default=Path("grid.yaml"), help="the grid file (default: %(default)s)")
-    parser.add_argument(
-        "--report", type=Path, default=Path("reports/grid.md"), help="the report (default: %(default)s)"
-    )
-
-
 COMMANDS: list[tuple[str, Callable[[argparse.Namespace], int], str, str, str]] = [
     # name, handler, help, description, example
     (
@@ -184,9 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_inputs(sub["predict"], 3, "classes shown per item (default: 3)")
     add_inputs(sub["bag"], NUM_CLASSES, f"classes shown, most expected first (default: all {NUM_CLASSES})")
     sub["check-params"].add_argument("params", nargs="?", default="params.yaml", help="default: %(default)s")
-    add_grid_options(sub["grid"])
-    sub["grid"].add_argument("--only", nargs="+", action="extend", metavar="NAME", help="run only these experiments")
-    mode = sub["grid"].add_mutually_exclusive_group()
+    grid = sub["grid"]
+    grid.add_argument("--grid", type=Path, default=Path("grid.yaml"), help="the grid file (default: %(default)s)")
+    grid.add_argument("--report", type=Path, default=Path("reports/grid.md"), help="the report (default: %(default)s)")
+    grid.add_argument("--only", nargs="+", action="extend", metavar="NAME", help="run only these experiments")
+    mode = grid.add_mutually_exclusive_group()
     mode.add_argument("--report-only", action="store_true", help="run nothing; rebuild the report")
     mode.add_argument("--dry", action="store_true", help="print the dvc commands; run nothing")
     sub["report"].add_argument("--base", required=True, help="the git revision to compare with (e.g. main)")
