@@ -1,17 +1,30 @@
-"""The one place that sets up the Keras environment (backend, quiet and deterministic TensorFlow)."""
+"""The one place that sets up the Keras environment (backend, quiet and deterministic TensorFlow, JAX's compile cache)."""
 
 from __future__ import annotations
 
 import os
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 
 from luckybag.errors import LuckybagError
 
 
+def jax_cache_dir(env: Mapping[str, str] = os.environ) -> str:
+    """Where JAX keeps compiled programs between processes: the user's cache, outside any DVC workspace.
+
+    Every stage process compiled the same programs again (seconds per stage, every grid experiment);
+    a cached program is the same executable, so results do not change. ``JAX_COMPILATION_CACHE_DIR=""``
+    turns it off.
+    """
+    base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".cache")
+    return str(Path(base) / "luckybag" / "jax")
+
+
 def keras_env(name: str, env: Mapping[str, str] = os.environ) -> dict[str, str]:
     """``env`` with Keras on backend ``name``, TensorFlow's start-up banner off and its kernels deterministic."""
-    return {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_DETERMINISTIC_OPS": "1", **env, "KERAS_BACKEND": name}
+    jax_cache = {"JAX_COMPILATION_CACHE_DIR": jax_cache_dir(env), "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
+    return {"TF_CPP_MIN_LOG_LEVEL": "2", "TF_DETERMINISTIC_OPS": "1", **jax_cache, **env, "KERAS_BACKEND": name}
 
 
 def use_backend(name: str) -> None:
