@@ -80,9 +80,9 @@ pull: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -ra -m "not slow and not acceptance"
 
-# The optimizer x dropout grid of grid.yaml as DVC experiments, one at a time; ONLY="a b" runs a subset.
+# The optimizer x dropout grid of grid.yaml as DVC experiments, JOBS (default 2) at a time; ONLY="a b" runs a subset.
 grid: setup
-	$(BIN)/luckybag grid --grid grid.yaml --report reports/grid.md $(if $(ONLY),--only $(ONLY))
+	$(BIN)/luckybag grid --grid grid.yaml --report reports/grid.md $(if $(ONLY),--only $(ONLY)) $(if $(JOBS),--jobs $(JOBS))
 
 # Share the grid: experiments' git refs to the git remote GIT_REMOTE, their outputs to the DVC remote.
 GIT_REMOTE ?= origin

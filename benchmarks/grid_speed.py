@@ -1,6 +1,6 @@
 """`make grid` before and after (issue 12) in one run: grid.yaml's experiments at BASE and at HEAD.
 
-Each side is a clone of its commit that shares this project's DVC cache. A warm-up `dvc repro` of
+Each side is a clone of its commit that shares this project's cached files (not its run-cache). A warm-up `dvc repro` of
 the default pipeline comes first, so download, preprocess and baseline come from the cache in every
 experiment, as they do in the project. Then `luckybag grid` (what `make grid` runs) is timed
 as a whole process. "Results unchanged": every metric of every experiment, side by side, with the
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -33,9 +34,9 @@ DEFAULT_BASE = "f96bd9f"  # the parent of the grid's `export.check: [onnx]` and 
 OUT = ROOT / "benchmarks/results/grid_speed.json"
 
 
-def sh(cmd: list[str], cwd: Path, capture: bool = False) -> str:
+def sh(cmd: list[str], cwd: Path, capture: bool = False, extra_env: dict[str, str] | None = None) -> str:
     # PYTHONPATH=.: every stage imports the library of the commit it runs (in its --temp copy), not this tree's.
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": "."}
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": ".", **(extra_env or {})}
     done = subprocess.run(cmd, cwd=cwd, env=env, text=True, capture_output=capture)
     if done.returncode != 0:
         sys.exit(f"error: {' '.join(cmd)} in {cwd} failed:\n{(done.stderr or '')[-2000:]}")
@@ -46,7 +47,12 @@ def clone(rev: str, directory: Path) -> str:
     """A clone of ``rev`` in ``directory`` that uses this project's DVC cache; returns the full commit."""
     sh(["git", "clone", "-q", "--no-checkout", str(ROOT), str(directory)], ROOT)
     sh(["git", "checkout", "-q", "--detach", rev], directory)
-    sh(["dvc", "cache", "dir", "--local", str(ROOT / ".dvc/cache")], directory)
+    # The project's cached files, but a run-cache of its own: a stage run earlier (an older benchmark,
+    # an experiment) must not be restored instead of run.
+    cache = directory.parent / f"{directory.name}-cache"
+    (cache / "runs").mkdir(parents=True)
+    (cache / "files").symlink_to(ROOT / ".dvc/cache/files", target_is_directory=True)
+    sh(["dvc", "cache", "dir", "--local", str(cache)], directory)
     return sh(["git", "rev-parse", "HEAD"], directory, capture=True).strip()
 
 
@@ -64,25 +70,38 @@ def metrics_by_experiment(directory: Path, commit: str) -> dict[str, dict[str, A
     return results
 
 
-def run_side(rev: str, directory: Path, only: list[str]) -> dict[str, Any]:
+def run_side(rev: str, directory: Path, only: list[str], jax_cache: Path | None) -> dict[str, Any]:
+    """``jax_cache``: JAX's compile cache for this side (None: off, as before the cache existed); emptied
+    after the warm-up, so the timed grid compiles its first programs as a first grid on a machine would."""
+    env = {"JAX_COMPILATION_CACHE_DIR": str(jax_cache or "")}
     commit = clone(rev, directory)
     print(f"{rev} ({commit[:7]}): warm-up dvc repro ...", flush=True)
-    sh(["dvc", "repro", "-q"], directory)
+    sh(["dvc", "repro", "-q"], directory, extra_env=env)
+    if jax_cache:
+        shutil.rmtree(jax_cache, ignore_errors=True)
     cli = directory / "luckybag/cli.py"  # older commits have no `luckybag grid`, only `python -m luckybag.grid`
     grid = ["luckybag", "grid"] if cli.is_file() and '"grid"' in cli.read_text() else ["luckybag.grid"]
     cmd = [sys.executable, "-m", *grid, "--grid", "grid.yaml", "--report", "reports/grid.md"]
     if only:
         cmd += ["--only", *only]
     print(f"{rev}: {' '.join(cmd[1:])} ...", flush=True)
-    start = time.perf_counter()
-    sh(cmd, directory)
+    start, cpu = time.perf_counter(), children_cpu()
+    sh(cmd, directory, extra_env=env)
     wall = time.perf_counter() - start
     return {
         "rev": rev,
         "commit": commit,
+        "command": " ".join(cmd[2:]),
+        "jax_compile_cache": "a new empty directory" if jax_cache else "off",
         "wall_seconds": round(wall, 1),
+        "cpu_seconds": round(children_cpu() - cpu, 1),
         "metrics": metrics_by_experiment(directory, commit),
     }
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def compare(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -113,7 +132,8 @@ def main() -> None:
     load_before = round(os.getloadavg()[0], 2)
     with tempfile.TemporaryDirectory(prefix="luckybag-grid-speed-") as tmp:
         sides = {
-            side: run_side(rev, Path(tmp) / side, args.only) for side, rev in (("before", args.base), ("after", "HEAD"))
+            "before": run_side(args.base, Path(tmp) / "before", args.only, None),
+            "after": run_side("HEAD", Path(tmp) / "after", args.only, Path(tmp) / "jax-cache"),
         }
         if args.keep_report:
             report = Path(tmp) / "after/reports/grid.md"
@@ -134,7 +154,8 @@ def main() -> None:
     )
     for side in ("before", "after"):
         s = sides[side]
-        print(f"{side:6s} {s['rev']:>8s}: {s['wall_seconds']:7.1f} s wall, {len(s['metrics'])} experiments")
+        print(f"{side:6s} {s['rev']:>8s}: {s['wall_seconds']:7.1f} s wall, {s['cpu_seconds']:7.1f} s CPU, ", end="")
+        print(f"{len(s['metrics'])} experiments")
     print(f"speed-up {ratio:.2f}x; results: {same}")
     print(f"{args.out}: written")
 

@@ -14,14 +14,22 @@ from luckybag.errors import reported
 BACKGROUNDS = ("auto", "light", "dark")
 
 
-def top_k(text: str) -> int:
+def whole_number(text: str, low: int, high: int) -> int:
     try:
         k = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= k <= NUM_CLASSES:
-        raise argparse.ArgumentTypeError(f"{k} is outside 1-{NUM_CLASSES}")
+    if not low <= k <= high:
+        raise argparse.ArgumentTypeError(f"{k} is outside {low}-{high}")
     return k
+
+
+def top_k(text: str) -> int:
+    return whole_number(text, 1, NUM_CLASSES)
+
+
+def jobs(text: str) -> int:
+    return whole_number(text, 1, 64)
 
 
 def predict(args: argparse.Namespace) -> int:
@@ -42,7 +50,7 @@ def check_params(args: argparse.Namespace) -> int:
 def grid(args: argparse.Namespace) -> int:
     from luckybag.grid import run
 
-    return run(args.grid, args.only, args.report, report_only=args.report_only, dry=args.dry)
+    return run(args.grid, args.only, args.report, report_only=args.report_only, dry=args.dry, jobs=args.jobs)
 
 
 def report(args: argparse.Namespace) -> int:
@@ -132,7 +140,7 @@ COMMANDS: list[tuple[str, Callable[[argparse.Namespace], int], str, str, str]] =
         "grid",
         grid,
         "run grid.yaml's experiments with `dvc exp run --temp` and report them",
-        "Run the grid's experiments one at a time from the committed code and params, then rank them in a "
+        "Run the grid's experiments (--jobs at a time) from the committed code and params, then rank them in a "
         "markdown report (every number from `dvc exp show --json`).",
         "luckybag grid --only sgd-lr0.1-drop0.3",
     ),
@@ -181,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--grid", type=Path, default=Path("grid.yaml"), help="the grid file (default: %(default)s)")
     grid.add_argument("--report", type=Path, default=Path("reports/grid.md"), help="the report (default: %(default)s)")
     grid.add_argument("--only", nargs="+", action="extend", metavar="NAME", help="run only these experiments")
+    grid.add_argument(
+        "--jobs", type=jobs, default=2, help="experiments run at once (default: %(default)s, for two cores)"
+    )
     mode = grid.add_mutually_exclusive_group()
     mode.add_argument("--report-only", action="store_true", help="run nothing; rebuild the report")
     mode.add_argument("--dry", action="store_true", help="print the dvc commands; run nothing")

@@ -7,6 +7,7 @@ import json
 import re
 import shlex
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -18,13 +19,14 @@ import yaml
 from luckybag.errors import LuckybagError
 from luckybag.grid_report import write_report
 from luckybag.io import write_text
-from luckybag.tools import command, last_line, resolve_rev, run_tool
+from luckybag.tools import command, last_line, resolve_rev, run_tool, stop_all
 
 BACKUP_SUFFIX = "--previous"
 OK, FAILED, NOT_RUN = "ok", "failed", "not run"
 ABSL_LOG = re.compile(r"^(WARNING: All log messages before absl|[IWEF]\d{4} \d\d:\d\d:)")
 EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt)(:|$)")
 FAILED_STAGE = re.compile(r"^ERROR: failed to reproduce '([^']+)'")
+DVC = ["dvc", "--wait-for-lock"]  # experiments run side by side: each waits for the repository lock
 REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\/]|\.\.|@\{|^[-.]|\.$|\.lock$|^@$")
 GIT_STATES = {"??": "untracked", "A": "not committed", "D": "deleted", "R": "renamed"}
 
@@ -109,7 +111,7 @@ def select(grid: Grid, only: Sequence[str] | None) -> list[Experiment]:
 def run_command(exp: Experiment) -> list[str]:
     """``dvc exp run`` with each value as ``-S`` parses it (YAML): JSON, strings unquoted where YAML reads them back."""
     values = {k: v if isinstance(v, str) and yaml.safe_load(v) == v else json.dumps(v) for k, v in exp.params.items()}
-    return ["dvc", "exp", "run", "--temp", "-n", exp.name, *(a for k, v in values.items() for a in ("-S", f"{k}={v}"))]
+    return [*DVC, "exp", "run", "--temp", "-n", exp.name, *(a for k, v in values.items() for a in ("-S", f"{k}={v}"))]
 
 
 def failure_reason(stderr: str, stdout: str, returncode: int) -> str:
@@ -129,7 +131,7 @@ def run_experiment(exp: Experiment, baseline: str, log_dir: Path) -> Outcome:
     backup = ref + BACKUP_SUFFIX
     had_one = run_tool(["git", "show-ref", "--verify", "--quiet", ref]).returncode == 0
     if had_one:
-        command(["dvc", "exp", "rename", "-f", ref, exp.name + BACKUP_SUFFIX])
+        command([*DVC, "exp", "rename", "-f", ref, exp.name + BACKUP_SUFFIX])
     done = None
     try:
         done = run_tool(run_command(exp))
@@ -137,9 +139,9 @@ def run_experiment(exp: Experiment, baseline: str, log_dir: Path) -> Outcome:
         write_text(log_dir / f"{exp.name}.log", log)
     finally:
         if had_one and done is not None and done.returncode == 0:
-            command(["dvc", "exp", "remove", backup])
+            command([*DVC, "exp", "remove", backup])
         elif had_one:
-            command(["dvc", "exp", "rename", "-f", backup, exp.name])
+            command([*DVC, "exp", "rename", "-f", backup, exp.name])
     seconds = time.monotonic() - start
     if done.returncode == 0:
         return Outcome(exp.name, OK, seconds=seconds)
@@ -147,29 +149,50 @@ def run_experiment(exp: Experiment, baseline: str, log_dir: Path) -> Outcome:
     return Outcome(exp.name, FAILED, failure_reason(done.stderr, done.stdout, done.returncode) + kept, seconds)
 
 
-def run_grid(experiments: Sequence[Experiment], baseline: str, log_dir: Path) -> list[Outcome]:
-    """Run the experiments in order, one at a time, printing ``[n/N] NAME: ...`` lines.
+def run_grid(experiments: Sequence[Experiment], baseline: str, log_dir: Path, jobs: int = 1) -> list[Outcome]:
+    """Run the experiments, ``jobs`` at a time, printing ``[n/N] NAME: ...`` lines; outcomes in grid order.
 
-    One at a time on purpose: ``dvc queue`` with several workers is known to lose or hang experiments.
+    Each is its own ``dvc exp run --temp``, not ``dvc queue``, whose parallel workers are known to lose or
+    hang experiments. Every run is deterministic, so the results do not depend on ``jobs``.
     """
-    outcomes: list[Outcome] = []
-    for index, exp in enumerate(experiments, 1):
-        progress = f"[{index}/{len(experiments)}] {exp.name}:"
-        print(progress, "running", flush=True)
-        try:
-            outcome = run_experiment(exp, baseline, log_dir)
-        except KeyboardInterrupt:
-            outcomes.append(Outcome(exp.name, FAILED, "interrupted"))
-            outcomes += [Outcome(rest.name, NOT_RUN, "interrupted before it started") for rest in experiments[index:]]
-            print(progress, "interrupted", flush=True)
-            break
-        except LuckybagError as err:
-            outcome = Outcome(exp.name, FAILED, str(err))
-        outcomes.append(outcome)
-        took = f"{outcome.seconds:.0f} s"
-        result = f"ok ({took})" if outcome.status == OK else f"FAILED after {took}: {outcome.reason}"
-        print(progress, result, flush=True)
-    return outcomes
+    lock, interrupted = threading.Lock(), threading.Event()
+    waiting = list(enumerate(experiments, 1))
+    outcomes: dict[str, Outcome] = {}
+
+    def worker() -> None:
+        while True:
+            with lock:  # Ctrl-C sets `interrupted` under this lock: nothing starts after it
+                if interrupted.is_set() or not waiting:
+                    return
+                index, exp = waiting.pop(0)
+            progress = f"[{index}/{len(experiments)}] {exp.name}:"
+            print(progress, "running", flush=True)
+            try:
+                outcome = run_experiment(exp, baseline, log_dir)
+            except LuckybagError as err:
+                outcome = Outcome(exp.name, FAILED, str(err))
+            if interrupted.is_set() and outcome.status != OK:
+                outcome = Outcome(exp.name, FAILED, "interrupted")
+            took = f"{outcome.seconds:.0f} s"
+            result = f"ok ({took})" if outcome.status == OK else f"FAILED after {took}: {outcome.reason}"
+            print(progress, "interrupted" if outcome.reason == "interrupted" else result, flush=True)
+            outcomes[exp.name] = outcome
+
+    workers = [threading.Thread(target=worker, name=f"grid-{n}") for n in range(min(jobs, len(experiments)))]
+    try:
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join()  # Ctrl-C arrives in the main thread, here
+    except KeyboardInterrupt:
+        with lock:
+            interrupted.set()
+        stop_all()
+        for thread in workers:
+            if thread.ident is not None:
+                thread.join()
+    not_run = Outcome("", NOT_RUN, "interrupted before it started")
+    return [outcomes.get(exp.name, not_run._replace(name=exp.name)) for exp in experiments]
 
 
 def stage_inputs(dvc_yaml: Path = Path("dvc.yaml")) -> list[str]:
@@ -227,7 +250,7 @@ def baseline_commit() -> str:
         raise GridError("no commit yet: experiments need a baseline commit (git commit first)") from None
 
 
-def run(grid_path: Path, only: list[str] | None, report: Path, *, report_only: bool, dry: bool) -> int:
+def run(grid_path: Path, only: list[str] | None, report: Path, *, report_only: bool, dry: bool, jobs: int = 1) -> int:
     """Run the grid (or ``only`` some of it), print a summary and write the report; 0 ok, 1 failures, 130 interrupted."""
     grid = load_grid(grid_path)
     experiments = select(grid, only)
@@ -238,7 +261,7 @@ def run(grid_path: Path, only: list[str] | None, report: Path, *, report_only: b
     outcomes: list[Outcome] = []
     if not report_only:
         check_committed(stage_inputs())
-        outcomes = run_grid(experiments, baseline, report.parent / "grid-logs")
+        outcomes = run_grid(experiments, baseline, report.parent / "grid-logs", jobs)
         n = Counter(outcome.status for outcome in outcomes)
         print(f"grid: {n[OK]} of {len(outcomes)} experiments ok, {n[FAILED]} failed, {n[NOT_RUN]} not run", flush=True)
         for outcome in (outcome for outcome in outcomes if outcome.status != OK):

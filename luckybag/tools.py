@@ -8,7 +8,8 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,10 @@ from luckybag.errors import LuckybagError
 
 class ToolError(LuckybagError):
     """A bad revision or a git/dvc command that failed."""
+
+
+RUNNING: set[subprocess.Popen] = set()  # what run_tool runs now, from any thread: for stop_all
+_running_lock = threading.Lock()
 
 
 def tool_env() -> dict[str, str]:
@@ -34,24 +39,46 @@ def run_tool(args: Sequence[str], text: bool = True) -> subprocess.CompletedProc
     """Run ``args`` capturing its output in its own process group.
 
     On Ctrl-C the group (dvc and the stage it runs) gets SIGINT as from a terminal and a minute
-    to stop cleanly (DVC then removes its temporary copy), then SIGKILL.
+    to stop cleanly (DVC then removes its temporary copy), then SIGKILL. Ctrl-C reaches the main
+    thread only: one that waits for runs in other threads calls ``stop_all``.
     """
     pipe = subprocess.PIPE
     try:
         proc = subprocess.Popen(list(args), env=tool_env(), stdout=pipe, stderr=pipe, text=text, start_new_session=True)
     except FileNotFoundError:
         raise ToolError(f"{args[0]}: command not found (activate the project's .venv)") from None
+    with _running_lock:
+        RUNNING.add(proc)
     with proc:
         try:
             stdout, stderr = proc.communicate()
         except KeyboardInterrupt:
-            for signal_number, grace in ((signal.SIGINT, 60.0), (signal.SIGKILL, None)):
-                with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
-                    os.killpg(proc.pid, signal_number)
-                    proc.communicate(timeout=grace)
-                    break
+            stop(proc, wait=proc.communicate)  # this thread reads its output: keep reading while it stops
             raise
+        finally:
+            with _running_lock:
+                RUNNING.discard(proc)
     return subprocess.CompletedProcess(list(args), proc.returncode, stdout, stderr)
+
+
+def stop(proc: subprocess.Popen, wait: Callable[..., Any] | None = None) -> None:
+    """SIGINT to ``proc``'s process group, then SIGKILL if it has not ended within a minute."""
+    for signal_number, grace in ((signal.SIGINT, 60.0), (signal.SIGKILL, None)):
+        with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal_number)
+            (wait or proc.wait)(timeout=grace)
+            break
+
+
+def stop_all() -> None:
+    """Stop every run of ``run_tool`` in progress (their threads then see a failed run)."""
+    with _running_lock:
+        running = list(RUNNING)
+    for proc in running:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+    for proc in running:
+        stop(proc)
 
 
 def command(args: Sequence[str]) -> str:

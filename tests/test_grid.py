@@ -240,7 +240,7 @@ def test_dry_run_prints_the_commands() -> None:
     grid = ROOT / "grid.yaml"  # the repo's own grid
     done = luckybag_grid(ROOT, "--grid", str(grid), "--dry", "--only", "sgd-lr0.1-drop0.3")
     assert done.stdout.splitlines() == [
-        "dvc exp run --temp -n sgd-lr0.1-drop0.3 -S train.learning_rate=0.1 -S train.momentum=0.9"
+        "dvc --wait-for-lock exp run --temp -n sgd-lr0.1-drop0.3 -S train.learning_rate=0.1 -S train.momentum=0.9"
         " -S 'export.check=[\"onnx\"]' -S train.optimizer=sgd -S train.dropout=0.3"
     ]
     # The repo's grid: 7 optimizer options x 2 dropout options, all valid names.

@@ -1,0 +1,66 @@
+"""`luckybag grid --jobs`: experiments side by side, outcomes in grid order, Ctrl-C stops the running ones."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from luckybag import grid
+from luckybag.grid import FAILED, NOT_RUN, OK, Experiment, Outcome
+
+EXPERIMENTS = [Experiment(name, {}) for name in ("a", "b", "c")]
+
+
+def test_jobs_run_side_by_side_and_outcomes_keep_the_grid_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    both_running = threading.Barrier(2, timeout=10)  # broken unless two experiments run at once
+
+    def run_experiment(exp: Experiment, baseline: str, log_dir: Path) -> Outcome:
+        if exp.name in ("a", "b"):
+            both_running.wait()
+        return Outcome(exp.name, OK if exp.name != "b" else FAILED, "" if exp.name != "b" else "boom", 1.0)
+
+    monkeypatch.setattr(grid, "run_experiment", run_experiment)
+    outcomes = grid.run_grid(EXPERIMENTS, "0" * 40, Path("logs"), jobs=2)
+    assert [(o.name, o.status, o.reason) for o in outcomes] == [("a", OK, ""), ("b", FAILED, "boom"), ("c", OK, "")]
+
+
+def test_one_job_runs_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    running, most = set(), []
+
+    def run_experiment(exp: Experiment, baseline: str, log_dir: Path) -> Outcome:
+        running.add(exp.name)
+        most.append(len(running))
+        running.discard(exp.name)
+        return Outcome(exp.name, OK)
+
+    monkeypatch.setattr(grid, "run_experiment", run_experiment)
+    assert [o.status for o in grid.run_grid(EXPERIMENTS, "0" * 40, Path("logs"), jobs=1)] == [OK] * 3
+    assert max(most) == 1
+
+
+def test_ctrl_c_stops_the_running_ones_and_starts_no_other(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stopped, started = threading.Event(), []
+
+    def run_experiment(exp: Experiment, baseline: str, log_dir: Path) -> Outcome:
+        started.append(exp.name)
+        if len(started) == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: Python raises it in the main thread
+        assert stopped.wait(timeout=10), "stop_all was not called"
+        return Outcome(exp.name, FAILED, "exit status 130")  # what a stopped `dvc exp run` gives
+
+    monkeypatch.setattr(grid, "run_experiment", run_experiment)
+    monkeypatch.setattr(grid, "stop_all", stopped.set)
+    outcomes = grid.run_grid(EXPERIMENTS, "0" * 40, Path("logs"), jobs=2)
+    assert [(o.name, o.status, o.reason) for o in outcomes] == [
+        ("a", FAILED, "interrupted"),
+        ("b", FAILED, "interrupted"),
+        ("c", NOT_RUN, "interrupted before it started"),
+    ]
+    assert sorted(started) == ["a", "b"], started
+    assert "[1/3] a: interrupted" in capsys.readouterr().out
