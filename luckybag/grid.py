@@ -191,8 +191,9 @@ def run_grid(experiments: Sequence[Experiment], baseline: str, log_dir: Path, jo
         for thread in workers:
             if thread.ident is not None:
                 thread.join()
-    not_run = Outcome("", NOT_RUN, "interrupted before it started")
-    return [outcomes.get(exp.name, not_run._replace(name=exp.name)) for exp in experiments]
+    return [
+        outcomes.get(exp.name) or Outcome(exp.name, NOT_RUN, "interrupted before it started") for exp in experiments
+    ]
 
 
 def stage_inputs(dvc_yaml: Path = Path("dvc.yaml")) -> list[str]:

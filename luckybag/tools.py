@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -71,14 +72,20 @@ def stop(proc: subprocess.Popen, wait: Callable[..., Any] | None = None) -> None
 
 
 def stop_all() -> None:
-    """Stop every run of ``run_tool`` in progress (their threads then see a failed run)."""
+    """Stop every run of ``run_tool`` in progress (their threads then see a failed run): one SIGINT to
+    each process group at once, a minute for all of them to stop cleanly, then SIGKILL."""
     with _running_lock:
         running = list(RUNNING)
     for proc in running:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGINT)
+    deadline = time.monotonic() + 60.0
     for proc in running:
-        stop(proc)
+        with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
+            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            continue
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def command(args: Sequence[str]) -> str:

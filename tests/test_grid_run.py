@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,3 +76,30 @@ def test_ctrl_c_stops_the_running_ones_and_starts_no_other(
     ]
     assert sorted(started) == ["a", "b"], started
     assert "[1/3] a: interrupted" in capsys.readouterr().out
+
+
+def test_stop_all_interrupts_every_running_tool_and_lets_it_finish() -> None:
+    from luckybag.tools import run_tool, stop_all
+
+    # Each tool exits by itself, with status 1, a second after its first SIGINT (not killed: that is -9).
+    script = (
+        "import signal, sys, time\n"
+        "hits = []\n"
+        "signal.signal(signal.SIGINT, lambda *_: hits.append(1))\n"
+        "print('ready', flush=True)\n"
+        "while not hits: time.sleep(0.01)\n"
+        "time.sleep(1)\n"
+        "sys.exit(len(hits))\n"
+    )
+    results: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(run_tool([sys.executable, "-c", script]).returncode))
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(2)  # both started and installed their handler
+    stop_all()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert results == [1, 1]
