@@ -1,7 +1,9 @@
 """The export check: every exported format reloaded in a fresh process by its own runtime.
 
 The processes start before the formats are written (importing the runtimes overlaps the export),
-wait for the go on stdin, then reload and predict the test images into files.
+wait for the go on stdin, then reload and predict the test images into files. TensorFlow's process
+is forked from the exporter once it has imported TensorFlow, before any model exists there: the
+slowest import of all is then paid once.
 """
 
 from __future__ import annotations
@@ -9,11 +11,14 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -87,7 +92,7 @@ def block_unused(runtime: str) -> None:
             sys.modules[name] = None  # type: ignore[assignment]  # `import name` now raises ImportError
 
 
-def _process_main(runtime: str, images_path: str, out_dir: str, files_json: str) -> None:
+def _process_main(runtime: str, images_path: str, out_dir: str, files_json: str, go: Any = None) -> None:
     """A reload process: import ``runtime``, wait for the go, then reload and predict each format in turn."""
     start = time.perf_counter()
     block_unused(runtime)
@@ -95,7 +100,7 @@ def _process_main(runtime: str, images_path: str, out_dir: str, files_json: str)
     with np.load(images_path) as data:
         images = data["images"]
     import_seconds = time.perf_counter() - start
-    if sys.stdin.readline().strip() != GO:
+    if (go or sys.stdin).readline().strip() != GO:
         return  # the export failed or was interrupted: nothing to check
     for kind, paths in json.loads(files_json).items():
         start = time.perf_counter()
@@ -105,34 +110,97 @@ def _process_main(runtime: str, images_path: str, out_dir: str, files_json: str)
         (Path(out_dir) / f"{kind}.json").write_text(json.dumps(seconds))  # last: the format's done
 
 
+class _Forked:
+    """A reload process forked from this one, so it starts with this one's imports; answers as a Popen does here."""
+
+    def __init__(self, args: list[str], err_path: Path) -> None:
+        read, write = os.pipe()
+        self.returncode: int | None = None
+        self.pid = os.fork()
+        if self.pid == 0:  # the child: never returns into the caller's code
+            code = 1
+            try:
+                os.close(write)
+                err = open(err_path, "w")  # noqa: SIM115  # fd 2 too: the runtime's own C++ messages
+                os.dup2(err.fileno(), 2)
+                os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+                sys.stdout, sys.stderr = open(os.devnull, "w"), err  # noqa: SIM115
+                _process_main(*args, go=os.fdopen(read))
+                code = 0
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                sys.stderr.flush()
+                os._exit(code)
+        os.close(read)
+        self.stdin = os.fdopen(write, "w")
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self) -> int:
+        if self.returncode is None:
+            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+
+
 class Reloads:
-    """Reload processes for ``files`` (format -> its file paths), started at once.
+    """Reload processes for ``files`` (format -> its file paths): Keras' and onnxruntime's start at once,
+    TensorFlow's when :meth:`fork` is called or else at :meth:`finish`.
 
     A context manager: write the files, then call :meth:`finish`; leaving without finishing stops the processes.
     """
 
     def __init__(self, files: dict[str, list[Path]], images_path: Path) -> None:
         self.files = files
+        self._images_path = images_path
         self._tmp = tempfile.TemporaryDirectory(prefix="luckybag-reload-")
         self._dir = Path(self._tmp.name)
-        env = keras_env("jax")
-        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {FAST_XLA}".strip()
-        self._processes: dict[str, subprocess.Popen] = {}
-        for runtime, kinds in PROCESSES.items():
-            mine = {kind: [str(p) for p in files[kind]] for kind in kinds if kind in files}
-            if not mine:
-                continue
-            args = [sys.executable, "-c", _CHILD, runtime, str(images_path), str(self._dir), json.dumps(mine)]
-            with open(self._dir / f"{runtime}.err", "w") as err:  # a file, not a pipe, that can fill up and block
-                self._processes[runtime] = subprocess.Popen(
-                    args, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err, text=True
-                )
+        self._processes: dict[str, subprocess.Popen | _Forked] = {}
+        for runtime in ("keras", "onnxruntime"):
+            self._start(runtime, fork=False)
 
     def __enter__(self) -> Reloads:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def _start(self, runtime: str, fork: bool) -> None:
+        mine = {kind: [str(p) for p in self.files[kind]] for kind in PROCESSES[runtime] if kind in self.files}
+        if not mine or runtime in self._processes:
+            return
+        args = [runtime, str(self._images_path), str(self._dir), json.dumps(mine)]
+        err_path = self._dir / f"{runtime}.err"
+        if fork:
+            self._processes[runtime] = _Forked(args, err_path)
+            return
+        env = keras_env("jax")
+        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {FAST_XLA}".strip()
+        with open(err_path, "w") as err:  # a file, not a pipe, that can fill up and block
+            self._processes[runtime] = subprocess.Popen(
+                [sys.executable, "-c", _CHILD, *args],
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                text=True,
+            )
+
+    def fork(self, runtime: str = "tensorflow") -> None:
+        """Start ``runtime``'s process as a fork of this one: call it right after importing the runtime,
+        before building any model, so that the child reloads from the files alone."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        self._start(runtime, fork=True)
 
     def close(self) -> None:
         for process in self._processes.values():
@@ -146,21 +214,22 @@ class Reloads:
         return [runtime for runtime, process in self._processes.items() if process.poll() is None]
 
     def finish(self) -> dict[str, tuple[np.ndarray, dict[str, float]]]:
-        """Give the go, wait for every process and return, per format, its probabilities and timings
-        (runtime import, reload), or raise ReloadError."""
+        """Give the go, wait for every process and return, per format in the order asked, its probabilities and
+        timings (runtime import, reload), or raise ReloadError."""
+        self._start("tensorflow", fork=False)  # not forked: a fresh interpreter
         for process in self._processes.values():
             with contextlib.suppress(BrokenPipeError):  # one that already died: its stderr says why
                 process.stdin.write(GO + "\n")  # type: ignore[union-attr]
                 process.stdin.close()  # type: ignore[union-attr]
-        results: dict[str, tuple[np.ndarray, dict[str, float]]] = {}
-        for runtime, process in self._processes.items():
+        for process in self._processes.values():
             process.wait()
-            for kind in (kind for kind in PROCESSES[runtime] if kind in self.files):
-                done = self._dir / f"{kind}.json"
-                if not done.exists():
-                    why = self._why(runtime)
-                    raise ReloadError(f"{self.files[kind][0]}: reloading with {RUNTIMES[kind]} failed: {why}")
-                results[kind] = (np.load(self._dir / f"{kind}.npy"), json.loads(done.read_text()))
+        results: dict[str, tuple[np.ndarray, dict[str, float]]] = {}
+        for kind, paths in self.files.items():
+            done = self._dir / f"{kind}.json"
+            if not done.exists():
+                why = self._why(next(runtime for runtime, kinds in PROCESSES.items() if kind in kinds))
+                raise ReloadError(f"{paths[0]}: reloading with {RUNTIMES[kind]} failed: {why}")
+            results[kind] = (np.load(self._dir / f"{kind}.npy"), json.loads(done.read_text()))
         return results
 
     def _why(self, runtime: str) -> str:

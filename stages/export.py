@@ -53,6 +53,8 @@ def main() -> None:
         use_backend("tensorflow")  # SavedModel and ONNX export need it; the .keras file is backend-neutral
         import keras
 
+        reloads.fork("tensorflow")  # before any model exists here: the child reloads from the files alone
+
         from luckybag.models import load_checkpoint
 
         # Layers with random state (dropout's seed generator) are saved in the SavedModel: seed them.

@@ -67,14 +67,62 @@ def exported_files(directory: Path) -> dict[str, Path]:
 def test_every_format_reloads_in_its_runtime_and_matches(export_dir: Path) -> None:
     files = reload.files_to_check(exported_files(export_dir), ALL)
     with reload.Reloads(files, export_dir / "test.npz") as reloads:
-        assert sorted(reloads.running()) == ["keras", "onnxruntime", "tensorflow"]  # one process per runtime
+        assert reloads.running() == ["keras", "onnxruntime"]  # TensorFlow's waits for fork() or finish()
         results = reloads.finish()
+        assert sorted(reloads._processes) == ["keras", "onnxruntime", "tensorflow"]  # one process per runtime
     reference = np.load(export_dir / "reference.npy")
     assert sorted(results) == sorted(ALL)
     for kind, (probs, seconds) in results.items():
         assert probs.shape == reference.shape == (150, 10)
         assert reload.compare(reference, probs, 1e-5)["ok"], kind
         assert set(seconds) == {"import_seconds", "load_seconds"}
+
+
+FORK_SCRIPT = """
+import sys
+from pathlib import Path
+import numpy as np
+import tensorflow
+from luckybag import reload
+
+export_dir = Path(sys.argv[1])
+files = {"savedmodel": [export_dir / "savedmodel"]}
+with reload.Reloads(files, export_dir / "test.npz") as reloads:
+    reloads.fork("tensorflow")
+    assert reloads.running() == ["tensorflow"], reloads.running()
+    assert isinstance(reloads._processes["tensorflow"], reload._Forked)
+    (probs, seconds), = reloads.finish().values()
+print(reload.compare(np.load(export_dir / "reference.npy"), probs, 1e-5)["ok"], seconds["import_seconds"])
+"""
+
+
+@pytest.mark.slow
+def test_a_forked_tensorflow_process_reloads_the_savedmodel_without_importing_again(export_dir: Path) -> None:
+    """What the export stage does: TensorFlow imported, then its reload process forked (in a fresh interpreter
+    here, as in the stage, not in pytest's)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT, str(export_dir)], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    ok, import_seconds = done.stdout.split()
+    assert ok == "True"
+    assert float(import_seconds) < 1.0  # inherited, not imported again (an import takes several seconds)
+
+
+@pytest.mark.slow
+def test_a_forked_process_that_fails_names_the_file(export_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "export"
+    shutil.copytree(export_dir, broken)
+    shutil.rmtree(broken / "savedmodel")
+    (broken / "savedmodel").mkdir()
+    files = {"savedmodel": [broken / "savedmodel"]}
+    with reload.Reloads(files, broken / "test.npz") as reloads, pytest.raises(reload.ReloadError) as err:
+        reloads.fork("tensorflow")
+        reloads.finish()
+    message = str(err.value)
+    assert message.startswith(f"{broken / 'savedmodel'}: reloading with tensorflow failed: ")
+    assert "\n" not in message and "Traceback" not in message
 
 
 @pytest.mark.slow
