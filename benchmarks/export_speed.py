@@ -7,7 +7,9 @@ default params (every format reloaded: one process per runtime, started before t
 checkpoint and test data, each after its own code's evaluate stage, alternating in every round;
 wall and CPU seconds (the stage and its child processes) per run, medians, ratios.
 
-Usage: python benchmarks/export_speed.py [--rounds 3] [--base REV] [--from DIR] [--out FILE]
+With --previous REV, (d) the export stage of REV too (e.g. the commit before the last change).
+
+Usage: python benchmarks/export_speed.py [--rounds 3] [--base REV] [--previous REV] [--from DIR] [--out FILE]
 --from DIR: a project directory whose train stage ran on the real data (data/prepared,
 models/checkpoint.keras, metrics/train.json); without it the data stages and train run first.
 """
@@ -85,6 +87,10 @@ def prepared(project: Path, source: Path) -> Path:
     return project
 
 
+def rev_parse(rev: str) -> str:
+    return subprocess.run(["git", "rev-parse", rev], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+
 def timed_stage(project: Path) -> dict[str, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -99,6 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--base", default=DEFAULT_BASE)
+    parser.add_argument("--previous", help="also time the export stage of this commit")
     parser.add_argument("--from", dest="source", type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/export_speed.json")
     args = parser.parse_args()
@@ -115,6 +122,8 @@ def main() -> None:
             "after": prepared(code_of(None, work / "after"), source),
             "after_onnx_only": prepared(code_of(None, work / "after_onnx_only"), source),
         }
+        if args.previous:
+            sides["previous"] = prepared(code_of(args.previous, work / "previous"), source)
         params_path = sides["after_onnx_only"] / "params.yaml"
         params = yaml.safe_load(params_path.read_text())
         params["export"]["check"] = ["onnx"]
@@ -137,9 +146,8 @@ def main() -> None:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
         "load_average_1min": {"start": round(load_start[0], 2), "end": round(os.getloadavg()[0], 2)},
-        "base": subprocess.run(
-            ["git", "rev-parse", args.base], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip(),
+        "base": rev_parse(args.base),
+        "previous": args.previous and rev_parse(args.previous),
         "runs": runs,
         "median": median,
         "speedup_wall": round(median["before"]["wall_seconds"] / median["after"]["wall_seconds"], 2),
