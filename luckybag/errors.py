@@ -10,8 +10,6 @@ from collections.abc import Callable
 class LuckybagError(Exception):
     """A mistake in the user's input (params, data, images, model files)."""
 
-    exit_code = 1
-
 
 def one_line(err: BaseException) -> str:
     """An exception as one short line (Keras wraps the cause in a page of config)."""
@@ -21,12 +19,12 @@ def one_line(err: BaseException) -> str:
 
 
 def reported(func: Callable[[], int | None], status: int | None = None) -> int:
-    """Run ``func``; a LuckybagError (exit ``status``, default its own) or Ctrl-C (130) becomes one `error:` line."""
+    """Run ``func``; a LuckybagError (exit ``status``, default 1) or Ctrl-C (130) becomes one `error:` line."""
     try:
         return func() or 0
     except LuckybagError as err:
         print(f"error: {err}", file=sys.stderr)
-        return status or err.exit_code
+        return status or 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
