@@ -32,10 +32,4 @@ def reported(func: Callable[[], int | None], status: int | None = None) -> int:
 
 def main_guard(func: Callable[[], None]) -> Callable[[], None]:
     """For a stage script's main(): errors as :func:`reported`, then exit with its status."""
-
-    @functools.wraps(func)
-    def wrapper() -> None:
-        if status := reported(func):
-            sys.exit(status)
-
-    return wrapper
+    return functools.wraps(func)(lambda: sys.exit(reported(func)))
