@@ -164,10 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--report", type=Path, default=Path("reports/grid.md"), help="the report (default: %(default)s)")
     grid.add_argument("--only", nargs="+", action="extend", metavar="NAME", help="run only these experiments")
     grid.add_argument(
-        "--jobs",
-        type=jobs,
-        default=2,
-        help="experiments run at once (default: %(default)s, for two cores)",
+        "--jobs", type=jobs, default=2, help="experiments run at once (default: %(default)s, for two cores)"
     )
     mode = grid.add_mutually_exclusive_group()
     mode.add_argument("--report-only", action="store_true", help="run nothing; rebuild the report")
@@ -179,9 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     experiments.add_argument("--names", nargs="+", default=["cnn", "dense-best"], help="default: cnn dense-best")
     experiments.add_argument("--rev", default="HEAD", help="the commit the experiments ran from (default: HEAD)")
     experiments.add_argument("--out", type=Path, default=Path("reports/experiments.md"), help="default: %(default)s")
-    sub["plots-template"].add_argument(
-        "--out", type=Path, default=Path("plots_page/template.html"), help="default: %(default)s"
-    )
+    template = sub["plots-template"]
+    template.add_argument("--out", type=Path, default=Path("plots_page/template.html"), help="default: %(default)s")
     return parser
 
 

@@ -145,8 +145,6 @@ class Params(Section):
 
 
 SECTIONS: dict[str, type[Section]] = {name: field.annotation for name, field in Params.model_fields.items()}
-
-
 UNKNOWN = ("extra_forbidden", "invalid_key")  # invalid_key: a key YAML read as a number or a bool (`on:`)
 
 
