@@ -18,13 +18,13 @@ def one_line(err: BaseException) -> str:
     return line if len(line) <= 200 else line[:197] + "..."
 
 
-def reported(func: Callable[[], int | None], status: int | None = None) -> int:
+def reported(func: Callable[[], int | None], status: int = 1) -> int:
     """Run ``func``; a LuckybagError (exit ``status``, default 1) or Ctrl-C (130) becomes one `error:` line."""
     try:
         return func() or 0
     except LuckybagError as err:
         print(f"error: {err}", file=sys.stderr)
-        return status or 1
+        return status
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
