@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from luckybag.contract import NUM_CLASSES, RUNTIMES
 from luckybag.errors import reported
-
-# Sub-commands import their modules when they run: `luckybag predict` must not load Keras, PyYAML or DVC.
-BACKGROUNDS = ("auto", "light", "dark")
 
 
 def whole_number(text: str, low: int, high: int) -> int:
@@ -24,14 +21,11 @@ def whole_number(text: str, low: int, high: int) -> int:
     return k
 
 
-def top_k(text: str) -> int:
-    return whole_number(text, 1, NUM_CLASSES)
+top_k = functools.partial(whole_number, low=1, high=NUM_CLASSES)
+jobs = functools.partial(whole_number, low=1, high=64)
 
 
-def jobs(text: str) -> int:
-    return whole_number(text, 1, 64)
-
-
+# Sub-commands import their modules when they run: `luckybag predict` must not load Keras, PyYAML or DVC.
 def predict(args: argparse.Namespace) -> int:
     from luckybag.predict import run
 
@@ -39,12 +33,11 @@ def predict(args: argparse.Namespace) -> int:
     return run(args.command, args.images, args.model, args.runtime, args.labels, background, args.json, args.top_k)
 
 
-def check_params(args: argparse.Namespace) -> int:
+def check_params(args: argparse.Namespace) -> None:
     from luckybag.params import load_params
 
     load_params(args.params)
     print(f"{args.params}: ok")
-    return 0
 
 
 def grid(args: argparse.Namespace) -> int:
@@ -53,28 +46,25 @@ def grid(args: argparse.Namespace) -> int:
     return run(args.grid, args.only, args.report, report_only=args.report_only, dry=args.dry, jobs=args.jobs)
 
 
-def report(args: argparse.Namespace) -> int:
+def report(args: argparse.Namespace) -> None:
     from luckybag.report import write_report
 
     write_report(args.base, args.rev, args.out)
     print(f"report: {args.out}")
-    return 0
 
 
-def experiments_report(args: argparse.Namespace) -> int:
+def experiments_report(args: argparse.Namespace) -> None:
     from luckybag.experiments_report import write_report
 
     write_report(args.names, args.rev, args.out)
     print(f"wrote {args.out}")
-    return 0
 
 
-def plots_template(args: argparse.Namespace) -> int:
+def plots_template(args: argparse.Namespace) -> None:
     from luckybag.plots_page import build_template
 
     build_template(args.out)
     print(f"plots template: {args.out}")
-    return 0
 
 
 def add_inputs(parser: argparse.ArgumentParser, top_k_default: int, top_k_help: str) -> None:
@@ -88,7 +78,7 @@ def add_inputs(parser: argparse.ArgumentParser, top_k_default: int, top_k_help: 
     backdrop = parser.add_mutually_exclusive_group()
     backdrop.add_argument(
         "--background",
-        choices=BACKGROUNDS,
+        choices=("auto", "light", "dark"),
         default="auto",
         help="the photos' backdrop: light (a dark item on it; inverted), dark, or auto: told from the border "
         "(default: %(default)s)",
@@ -98,89 +88,73 @@ def add_inputs(parser: argparse.ArgumentParser, top_k_default: int, top_k_help: 
     parser.add_argument(
         "--runtime",
         choices=RUNTIMES,
-        default=None,
         help="onnx: models/model.onnx on onnxruntime (default; keras for a --model ending in .keras); "
         "keras: models/model.keras on Keras",
     )
-    parser.add_argument(
-        "--model", type=Path, default=None, help="exported model file (default: the runtime's file in models/)"
-    )
-    parser.add_argument(
-        "--labels", type=Path, default=None, help="class names JSON (default: labels.json beside the model)"
-    )
+    parser.add_argument("--model", type=Path, help="exported model file (default: the runtime's file in models/)")
+    parser.add_argument("--labels", type=Path, help="class names JSON (default: labels.json beside the model)")
     parser.add_argument("--top-k", type=top_k, default=top_k_default, metavar="K", help=top_k_help)
 
 
-COMMANDS: list[tuple[str, Callable[[argparse.Namespace], int], str, str, str]] = [
-    # name, handler, help, description, example
-    (
-        "predict",
+COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int | None], str, str, str]] = {
+    # name: (handler, help, description, example)
+    "predict": (
         predict,
         "classify photos or pixel arrays with the exported model",
         "Classify each item: the top classes and their probabilities. Inputs that do not look like one fashion "
         "item on a plain backdrop are flagged.",
         "luckybag predict shop/coat.jpg shop/bag.png --top-k 2",
     ),
-    (
-        "bag",
+    "bag": (
         predict,
         "expected contents of a lucky bag holding these items",
         "For each class: the expected number of items and the probability of at least one. Inputs that do not "
         "look like one fashion item are left out.",
         "luckybag bag shop/*.jpg --json",
     ),
-    (
-        "check-params",
+    "check-params": (
         check_params,
         "validate params.yaml against the schema",
         "Check every section of a params file: each wrong key is named with its value and what is allowed.",
         "luckybag check-params params.yaml",
     ),
-    (
-        "grid",
+    "grid": (
         grid,
         "run grid.yaml's experiments with `dvc exp run --temp` and report them",
         "Run the grid's experiments (--jobs at a time) from the committed code and params, then rank them in a "
         "markdown report (every number from `dvc exp show --json`).",
         "luckybag grid --only sgd-lr0.1-drop0.3",
     ),
-    (
-        "report",
+    "report": (
         report,
         "markdown report of params, metrics and plots against a base revision",
         "Compare the workspace (or --rev) with --base: `dvc params diff`, `dvc metrics diff` and the plots, "
         "for a pull-request comment.",
         "luckybag report --base main --out reports/pr.md",
     ),
-    (
-        "experiments-report",
+    "experiments-report": (
         experiments_report,
         "report the named experiments against their baseline commit",
         "A markdown table of the named experiments of one commit (from `dvc exp show --json`) and what each changes.",
         "luckybag experiments-report --names cnn dense-best",
     ),
-    (
-        "plots-template",
+    "plots-template": (
         plots_template,
         "rebuild the offline dvc plots page template from the pinned npm packages",
         "Pack vega, vega-lite and vega-embed with npm and inline them into the HTML template of `dvc plots show`.",
         "luckybag plots-template --out plots_page/template.html",
     ),
-]
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="luckybag", description="Fashion-MNIST lucky-bag pipeline tools.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    raw = argparse.RawDescriptionHelpFormatter  # the descriptions and examples as written
     sub = {}
-    for name, handler, summary, description, example in COMMANDS:
-        sub[name] = commands.add_parser(
-            name,
-            help=summary,
-            description=description,
-            epilog=f"example:\n  {example}",
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-        )
+    for name, (handler, summary, description, example) in COMMANDS.items():
+        epilog = f"example:\n  {example}"
+        sub[name] = commands.add_parser(name, help=summary, description=description, epilog=epilog, formatter_class=raw)
         sub[name].set_defaults(func=handler)
     add_inputs(sub["predict"], 3, "classes shown per item (default: 3)")
     add_inputs(sub["bag"], NUM_CLASSES, f"classes shown, most expected first (default: all {NUM_CLASSES})")
@@ -210,7 +184,3 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return reported(lambda: args.func(args), status=2)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,18 +2,7 @@
 
 from pathlib import Path
 
-CLASS_NAMES: tuple[str, ...] = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
+CLASS_NAMES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 NUM_CLASSES = len(CLASS_NAMES)
 SIDE = 28  # images are SIDE x SIDE
 INPUT_DTYPE = "uint8"  # the served model takes raw 0-255 pixels, (n, SIDE, SIDE), and scales inside

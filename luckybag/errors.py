@@ -10,8 +10,6 @@ from collections.abc import Callable
 class LuckybagError(Exception):
     """A mistake in the user's input (params, data, images, model files)."""
 
-    exit_code = 1
-
 
 def one_line(err: BaseException) -> str:
     """An exception as one short line (Keras wraps the cause in a page of config)."""
@@ -20,13 +18,13 @@ def one_line(err: BaseException) -> str:
     return line if len(line) <= 200 else line[:197] + "..."
 
 
-def reported(func: Callable[[], int | None], status: int | None = None) -> int:
-    """Run ``func``; a LuckybagError (exit ``status``, default its own) or Ctrl-C (130) becomes one `error:` line."""
+def reported(func: Callable[[], int | None], status: int = 1) -> int:
+    """Run ``func``; a LuckybagError (exit ``status``, default 1) or Ctrl-C (130) becomes one `error:` line."""
     try:
         return func() or 0
     except LuckybagError as err:
         print(f"error: {err}", file=sys.stderr)
-        return status or err.exit_code
+        return status
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
@@ -34,10 +32,4 @@ def reported(func: Callable[[], int | None], status: int | None = None) -> int:
 
 def main_guard(func: Callable[[], None]) -> Callable[[], None]:
     """For a stage script's main(): errors as :func:`reported`, then exit with its status."""
-
-    @functools.wraps(func)
-    def wrapper() -> None:
-        if status := reported(func):
-            sys.exit(status)
-
-    return wrapper
+    return functools.wraps(func)(lambda: sys.exit(reported(func)))

@@ -29,14 +29,13 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = suffix if suffix is not None else "".join(path.suffixes)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
+    os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp's 0600 would surprise other readers
     os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp's 0600 would surprise other readers
     try:
-        yield tmp_path
-        os.replace(tmp_path, path)
+        yield Path(tmp)
+        os.replace(tmp, path)
     except BaseException:
-        tmp_path.unlink(missing_ok=True)
+        Path(tmp).unlink(missing_ok=True)
         raise
 
 
@@ -89,9 +88,7 @@ def reproducible_keras_archive(path: str | os.PathLike[str]) -> None:
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as archive:
         for info, content in entries:
             if info.filename == "metadata.json":
-                metadata = json.loads(content)
-                metadata.pop("date_saved", None)
-                content = json.dumps(metadata).encode()
+                content = json.dumps({k: v for k, v in json.loads(content).items() if k != "date_saved"}).encode()
             elif info.filename == "config.json":
                 content = re.sub(rb'"shared_object_id": (\d+)', number, content)
             fixed = zipfile.ZipInfo(info.filename, date_time=_EPOCH)

@@ -19,7 +19,8 @@ Optimizer = Literal["sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam"]
 ExportFormat = Literal["keras", "weights", "savedmodel", "onnx"]  # the formats the export stage can reload
 Activation = Literal["relu", "sigmoid", "tanh", "elu", "selu", "gelu", "swish", "softplus", "linear"]
 BACKENDS = get_args(Backend)
-Number = int | float  # not float alone: pydantic would turn a yaml 0 into 0.0, and DVCLive logs what it gets
+# not float alone: pydantic would turn a yaml 0 into 0.0, and DVCLive logs what it gets
+Number = Annotated[int | float, Field(allow_inf_nan=False)]
 Seed = Annotated[int, Field(ge=0, description="an integer >= 0")]
 Count = Annotated[int, Field(ge=1, description="an integer >= 1")]
 
@@ -28,10 +29,6 @@ PARAMS_FILE = "params.yaml"
 
 class ParamsError(LuckybagError):
     """params.yaml is missing, malformed or holds a value outside the schema."""
-
-
-def number(allowed: str, **bounds: float) -> Any:
-    return Field(description=allowed, allow_inf_nan=False, **bounds)
 
 
 def _official_file_names(checksums: dict[str, str]) -> dict[str, str]:
@@ -54,7 +51,7 @@ class Section(BaseModel):
 
 class DownloadParams(Section):
     mirror: str | None = Field(description="a directory or http(s) URL holding the four .gz files, or null")
-    timeout: Number = number("seconds > 0", gt=0)
+    timeout: Number = Field(gt=0, description="seconds > 0")
     sha256: Annotated[dict[str, str], AfterValidator(_official_file_names)] | None = Field(
         description="null (the official Fashion-MNIST checksums) or a mapping of the four file names to SHA-256 "
         "hex digests"
@@ -62,7 +59,7 @@ class DownloadParams(Section):
 
 
 class PreprocessParams(Section):
-    test_size: Number = number("a fraction in (0, 1)", gt=0, lt=1)
+    test_size: Number = Field(gt=0, lt=1, description="a fraction in (0, 1)")
     random_state: Seed
 
 
@@ -105,16 +102,16 @@ class TrainParams(Section):
         "int >= 1 with 28 // pool_size**len(filters) >= 1, dense_units: int >= 1, batch_norm: true/false, "
         "augment: true/false} (used when model is cnn)"
     )
-    dropout: Number = number("a rate in [0, 1)", ge=0, lt=1)
-    label_smoothing: Number = number("a number in [0, 1)", ge=0, lt=1)
+    dropout: Number = Field(ge=0, lt=1, description="a rate in [0, 1)")
+    label_smoothing: Number = Field(ge=0, lt=1, description="a number in [0, 1)")
     optimizer: Optimizer
-    learning_rate: Annotated[Number, Field(gt=0, allow_inf_nan=False)] | None = Field(
+    learning_rate: Annotated[Number, Field(gt=0)] | None = Field(
         description="a number > 0, or null for the optimizer's default"
     )
     lr_schedule: Literal["constant", "cosine"] = Field(
         description="one of constant, cosine (decay to 0 over the epochs)"
     )
-    momentum: Number = number("a number in [0, 1) (used by momentum and nesterov)", ge=0, lt=1)
+    momentum: Number = Field(ge=0, lt=1, description="a number in [0, 1) (used by momentum and nesterov)")
     epochs: Count
     batch_size: Count
     monitor: Literal["val_loss", "val_accuracy"]
@@ -131,7 +128,7 @@ class EvaluateParams(Section):
 
 
 class ExportParams(Section):
-    tolerance: Number = number("a number > 0", gt=0)
+    tolerance: Number = Field(gt=0, description="a number > 0")
     check: Annotated[list[ExportFormat], AfterValidator(_distinct)] = Field(
         description=f"a list of distinct formats from {', '.join(get_args(ExportFormat))} to reload and compare "
         "([]: all are still written, none reloaded)"
@@ -148,8 +145,6 @@ class Params(Section):
 
 
 SECTIONS: dict[str, type[Section]] = {name: field.annotation for name, field in Params.model_fields.items()}
-
-
 UNKNOWN = ("extra_forbidden", "invalid_key")  # invalid_key: a key YAML read as a number or a bool (`on:`)
 
 

@@ -25,27 +25,20 @@ RUNNING: set[subprocess.Popen] = set()  # what run_tool runs now, from any threa
 _running_lock = threading.Lock()
 
 
-def tool_env() -> dict[str, str]:
-    """This interpreter's bin directory first on PATH: its dvc, and its python for the stages."""
-    bin_dir = str(Path(sys.executable).parent)
-    return {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}", "DVC_NO_ANALYTICS": "1"}
-
-
 def last_line(text: str) -> str:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
+    return next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "")
 
 
 def run_tool(args: Sequence[str], text: bool = True) -> subprocess.CompletedProcess[Any]:
-    """Run ``args`` capturing its output in its own process group.
-
-    On Ctrl-C the group (dvc and the stage it runs) gets SIGINT as from a terminal and a minute
-    to stop cleanly (DVC then removes its temporary copy), then SIGKILL. Ctrl-C reaches the main
-    thread only: one that waits for runs in other threads calls ``stop_all``.
+    """Run ``args`` capturing its output in its own process group, with this interpreter's bin directory (its dvc,
+    its python for the stages) first on PATH. Ctrl-C reaches the main thread only: there it stops the run as
+    :func:`stop_all` does and is raised again; a thread that waits for runs in other threads calls ``stop_all``.
     """
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "PATH": path, "DVC_NO_ANALYTICS": "1"}
     pipe = subprocess.PIPE
     try:
-        proc = subprocess.Popen(list(args), env=tool_env(), stdout=pipe, stderr=pipe, text=text, start_new_session=True)
+        proc = subprocess.Popen(list(args), env=env, stdout=pipe, stderr=pipe, text=text, start_new_session=True)
     except FileNotFoundError:
         raise ToolError(f"{args[0]}: command not found (activate the project's .venv)") from None
     with _running_lock:
@@ -54,7 +47,7 @@ def run_tool(args: Sequence[str], text: bool = True) -> subprocess.CompletedProc
         try:
             stdout, stderr = proc.communicate()
         except KeyboardInterrupt:
-            stop(proc, wait=proc.communicate)  # this thread reads its output: keep reading while it stops
+            stop_all([proc], wait=proc.communicate)  # this thread reads its output: keep reading while it stops
             raise
         finally:
             with _running_lock:
@@ -62,27 +55,20 @@ def run_tool(args: Sequence[str], text: bool = True) -> subprocess.CompletedProc
     return subprocess.CompletedProcess(list(args), proc.returncode, stdout, stderr)
 
 
-def stop(proc: subprocess.Popen, wait: Callable[..., Any] | None = None) -> None:
-    """SIGINT to ``proc``'s process group, then SIGKILL if it has not ended within a minute."""
-    for signal_number, grace in ((signal.SIGINT, 60.0), (signal.SIGKILL, None)):
-        with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal_number)
-            (wait or proc.wait)(timeout=grace)
-            break
-
-
-def stop_all() -> None:
-    """Stop every run of ``run_tool`` in progress (their threads then see a failed run): one SIGINT to
-    each process group at once, a minute for all of them to stop cleanly, then SIGKILL."""
-    with _running_lock:
-        running = list(RUNNING)
-    for proc in running:
+def stop_all(procs: Sequence[subprocess.Popen] | None = None, wait: Callable[..., Any] | None = None) -> None:
+    """Stop ``procs`` (default: every run of ``run_tool`` in progress; their threads then see a failed run): one
+    SIGINT to each process group at once, as from a terminal, a minute for all of them to stop cleanly (DVC then
+    removes its temporary copy), then SIGKILL. ``wait`` (default: each one's ``wait``) waits for a process."""
+    if procs is None:
+        with _running_lock:
+            procs = list(RUNNING)
+    for proc in procs:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGINT)
     deadline = time.monotonic() + 60.0
-    for proc in running:
+    for proc in procs:
         with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
-            proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            (wait or proc.wait)(timeout=max(0.0, deadline - time.monotonic()))
             continue
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)

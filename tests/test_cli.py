@@ -10,7 +10,7 @@ import pytest
 from luckybag import cli
 from luckybag.errors import LuckybagError
 
-NAMES = [name for name, *_ in cli.COMMANDS]
+NAMES = list(cli.COMMANDS)
 
 
 def test_every_tool_is_a_sub_command() -> None:
@@ -30,7 +30,7 @@ def test_user_error_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch, caps
     def broken(_args: object) -> int:
         raise LuckybagError("params.yaml: train.epochs: 0 is not a whole number >= 1")
 
-    monkeypatch.setattr(cli, "COMMANDS", [(n, broken if n == "check-params" else h, *r) for n, h, *r in cli.COMMANDS])
+    monkeypatch.setitem(cli.COMMANDS, "check-params", (broken, *cli.COMMANDS["check-params"][1:]))
     assert cli.main(["check-params"]) == 2
     err = capsys.readouterr().err
     assert err == "error: params.yaml: train.epochs: 0 is not a whole number >= 1\n"
@@ -40,7 +40,7 @@ def test_interrupt_exits_130(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
     def interrupted(_args: object) -> int:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "COMMANDS", [(n, interrupted if n == "grid" else h, *r) for n, h, *r in cli.COMMANDS])
+    monkeypatch.setitem(cli.COMMANDS, "grid", (interrupted, *cli.COMMANDS["grid"][1:]))
     assert cli.main(["grid", "--dry"]) == 130
     assert capsys.readouterr().err == "error: interrupted\n"
 
