@@ -97,8 +97,7 @@ def download(
     sources: list[str], out_dir: Path, timeout: float = 30.0, checksums: dict[str, str] | None = None
 ) -> dict[str, str]:
     """Fetch the four files into ``out_dir``; return file -> source used (``checksums``: for a test mirror)."""
-    checksums = checksums or FILES
-    used = {name: fetch_file(name, sources, out_dir, timeout, checksums[name]) for name in FILES}
+    used = {name: fetch_file(name, sources, out_dir, timeout, (checksums or FILES)[name]) for name in FILES}
     for name, source in used.items():
         print(f"{out_dir / name}.gz: verified, from {source}")
     return used
@@ -116,12 +115,12 @@ def read_idx(path: Path) -> np.ndarray:
         raise DataError(f"{path}: truncated or corrupt gzip data ({err})") from None
     if len(raw) < 4:
         raise DataError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
-    zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
-    if zero != 0 or dtype_code != 0x08 or ndim not in (1, 3):
+    magic = int.from_bytes(raw[:4], "big")  # 0x0000 08 (unsigned bytes) 0n (dimensions)
+    if magic not in (0x801, 0x803):
         raise DataError(
-            f"{path}: wrong magic number 0x{int.from_bytes(raw[:4], 'big'):08x}; "
-            "expected 0x00000801 (labels) or 0x00000803 (images)"
+            f"{path}: wrong magic number 0x{magic:08x}; expected 0x00000801 (labels) or 0x00000803 (images)"
         )
+    ndim = magic & 0xFF
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise DataError(f"{path}: header truncated")

@@ -19,11 +19,7 @@ from luckybag.params import TrainParams
 
 
 class LiveLogger(keras.callbacks.Callback):
-    """Per-epoch metrics to DVCLive.
-
-    Hand-written: dvclive.keras.DVCLiveCallback imports all of TensorFlow, seconds of start-up for every
-    JAX/torch run; this one only needs Keras.
-    """
+    """Per-epoch metrics to DVCLive; dvclive.keras.DVCLiveCallback would import all of TensorFlow (seconds) too."""
 
     def __init__(self, live: Any) -> None:
         super().__init__()
@@ -55,10 +51,8 @@ class TrainResult:
 
 
 def validation_batch_size(n: int, largest: int = 1024) -> int:
-    """Validation only predicts: at most ``largest`` images a batch, split evenly where ``n`` allows.
-
-    Keras' default, the training batch, made validation a fifth of the epoch here (benchmarks/epoch_split.py).
-    """
+    """At most ``largest`` images a batch, split evenly: Keras' default, the training batch, made validation
+    (which only predicts) a fifth of the epoch (benchmarks/epoch_split.py)."""
     batches = -(-n // largest)
     return -(-n // batches)
 
