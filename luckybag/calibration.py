@@ -109,9 +109,7 @@ def fit(method: str, probs: np.ndarray, labels: np.ndarray) -> Calibration:
     k = probs.shape[1]
     if method == "temperature":
         return Calibration(method, np.full(k, 1.0 / fit_temperature(probs, labels)), np.zeros(k))
-    if method == "vector":
-        return Calibration(method, *fit_vector(probs, labels))
-    raise ValueError(f"unknown calibration method {method!r}; expected one of {', '.join(METHODS)}")
+    return Calibration(method, *fit_vector(probs, labels))
 
 
 def scores(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> dict[str, float]:

@@ -70,12 +70,11 @@ def loss_curves(history: dict[str, list[float]], best_epoch: int, path: Path) ->
     """Train vs validation loss and accuracy per epoch, like the seed's figures, with the best epoch marked."""
     epochs = np.arange(1, len(history["loss"]) + 1)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric, title in zip(axes, ("loss", "accuracy"), ("Loss", "Accuracy"), strict=True):
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         ax.plot(epochs, history[metric], label="train")
         ax.plot(epochs, history[f"val_{metric}"], label="validation")
         ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best epoch {best_epoch}" if ax is axes[0] else None)
-        ax.set(xlabel="epoch", ylabel=metric, title=title)
-    for ax in axes:
+        ax.set(xlabel="epoch", ylabel=metric, title=metric.capitalize())
         ax.legend()
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
@@ -83,7 +82,7 @@ def loss_curves(history: dict[str, list[float]], best_epoch: int, path: Path) ->
     _save(fig, path)
 
 
-def confusion_matrix(matrix: np.ndarray, path: Path, title: str = "Test confusion matrix") -> None:
+def confusion_matrix(matrix: np.ndarray, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 7))
     ax.imshow(matrix, cmap="Blues")
     ticks = np.arange(NUM_CLASSES)
@@ -92,7 +91,7 @@ def confusion_matrix(matrix: np.ndarray, path: Path, title: str = "Test confusio
     threshold = matrix.max() / 2
     for (i, j), count in np.ndenumerate(matrix):
         ax.text(j, i, str(count), ha="center", va="center", fontsize=8, color="white" if count > threshold else "black")
-    ax.set(xlabel="predicted", ylabel="actual", title=title)
+    ax.set(xlabel="predicted", ylabel="actual", title="Test confusion matrix")
     fig.tight_layout()
     _save(fig, path)
 

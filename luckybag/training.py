@@ -57,17 +57,6 @@ def validation_batch_size(n: int, largest: int = 1024) -> int:
     return -(-n // batches)
 
 
-def compiled_model(train: TrainParams, train_size: int) -> keras.Model:
-    """The network of the ``train`` params, compiled with their optimizer, schedule and loss."""
-    model = build_model(train)
-    decay_steps = train.epochs * math.ceil(train_size / train.batch_size) if train.lr_schedule == "cosine" else None
-    optimizer = make_optimizer(train.optimizer, train.learning_rate, train.momentum, decay_steps)
-    # Keras' torch trainer only runs one step per call; the other backends take the param.
-    steps = 1 if keras.backend.backend() == "torch" else train.steps_per_execution
-    compile_model(model, optimizer, steps, train.label_smoothing)
-    return model
-
-
 def train(
     params: TrainParams,
     train_split: Split,
@@ -81,14 +70,17 @@ def train(
     if verbose is None:  # a progress bar on a terminal, one line per epoch in DVC logs
         verbose = "auto" if sys.stdout.isatty() else 2
     keras.utils.set_random_seed(params.seed)
-    model = compiled_model(params, len(train_split))
+    model = build_model(params)
+    cosine = params.lr_schedule == "cosine"
+    decay_steps = params.epochs * math.ceil(len(train_split) / params.batch_size) if cosine else None
+    optimizer = make_optimizer(params.optimizer, params.learning_rate, params.momentum, decay_steps)
+    # Keras' torch trainer only runs one step per call; the other backends take the param.
+    steps = 1 if keras.backend.backend() == "torch" else params.steps_per_execution
+    compile_model(model, optimizer, steps, params.label_smoothing)
     monitor = params.monitor
+    stop = keras.callbacks.EarlyStopping(monitor=monitor, patience=params.patience, restore_best_weights=True)
     callbacks = [keras.callbacks.ModelCheckpoint(str(checkpoint_path), monitor=monitor, save_best_only=True)]
-    if params.patience > 0:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(monitor=monitor, patience=params.patience, restore_best_weights=True)
-        )
-    callbacks += [LiveLogger(live)] if live is not None else []
+    callbacks += ([stop] if params.patience > 0 else []) + ([LiveLogger(live)] if live is not None else [])
     history = model.fit(
         train_split.images,
         train_split.labels,
