@@ -130,24 +130,21 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
-def _check_count(path: Path, array: np.ndarray, count: int | None, what: str) -> np.ndarray:
+def _read(path: Path, count: int | None, what: str, item_shape: tuple[int, ...], expected: str) -> np.ndarray:
+    array = read_idx(path)
+    if array.shape[1:] != item_shape:
+        raise DataError(f"{path}: {what} have shape {array.shape}; expected {expected}")
     if count is not None and len(array) != count:
         raise DataError(f"{path}: {len(array)} {what}; expected {count}")
     return array
 
 
 def read_images(path: Path, count: int | None = None) -> np.ndarray:
-    images = read_idx(path)
-    if images.ndim != 3 or images.shape[1:] != (SIDE, SIDE):
-        raise DataError(f"{path}: images have shape {images.shape}; expected (N, {SIDE}, {SIDE})")
-    return _check_count(path, images, count, "images")
+    return _read(path, count, "images", (SIDE, SIDE), f"(N, {SIDE}, {SIDE})")
 
 
 def read_labels(path: Path, count: int | None = None) -> np.ndarray:
-    labels = read_idx(path)
-    if labels.ndim != 1:
-        raise DataError(f"{path}: labels have shape {labels.shape}; expected (N,)")
-    _check_count(path, labels, count, "labels")
+    labels = _read(path, count, "labels", (), "(N,)")
     if labels.size and labels.max() >= NUM_CLASSES:
         raise DataError(f"{path}: label {int(labels.max())} is outside 0-{NUM_CLASSES - 1}")
     return labels
