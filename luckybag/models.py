@@ -55,18 +55,15 @@ def build_cnn(
             keras.layers.RandomFlip("horizontal", name="augment_flip"),
             keras.layers.RandomTranslation(2 / SIDE, 2 / SIDE, fill_mode="constant", name="augment_shift"),
         ]
-    for i, count in enumerate(filters, start=1):
+    for i, n in enumerate(filters, start=1):
         for j in range(1, convs_per_block + 1):
             suffix = f"{i}" if convs_per_block == 1 else f"{i}_{j}"
-            conv = keras.layers.Conv2D(
-                count, kernel_size, padding="same", use_bias=not batch_norm, name=f"conv{suffix}"
-            )
+            conv = keras.layers.Conv2D(n, kernel_size, padding="same", use_bias=not batch_norm, name=f"conv{suffix}")
             norm = [keras.layers.BatchNormalization(name=f"norm{suffix}")] if batch_norm else []
             layers += [conv, *norm, keras.layers.Activation("relu", name=f"relu{suffix}")]
         layers.append(keras.layers.MaxPooling2D(pool_size, name=f"pool{i}"))
-    return _classifier(
-        "cnn", [*layers, keras.layers.Flatten(name="flatten"), *_hidden(1, dense_units, "relu", dropout)]
-    )
+    layers.append(keras.layers.Flatten(name="flatten"))
+    return _classifier("cnn", layers + _hidden(1, dense_units, "relu", dropout))
 
 
 def build_model(train: TrainParams) -> keras.Sequential:
