@@ -27,10 +27,9 @@ class LiveLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         for name, value in (logs or {}).items():
-            if name == "learning_rate":
-                continue
-            split, metric = ("eval", name[4:]) if name.startswith("val_") else ("train", name)
-            self.live.log_metric(f"{split}/{metric}", float(value))
+            if name != "learning_rate":
+                split, metric = ("eval", name[4:]) if name.startswith("val_") else ("train", name)
+                self.live.log_metric(f"{split}/{metric}", float(value))
         self.live.next_step()
 
 
@@ -53,8 +52,7 @@ class TrainResult:
 def validation_batch_size(n: int, largest: int = 1024) -> int:
     """At most ``largest`` images a batch, split evenly: Keras' default, the training batch, made validation
     (which only predicts) a fifth of the epoch (benchmarks/epoch_split.py)."""
-    batches = -(-n // largest)
-    return -(-n // batches)
+    return math.ceil(n / math.ceil(n / largest))
 
 
 def train(
