@@ -42,12 +42,13 @@ class Bundle:
 
 
 # Vega-Lite 5 for DVC's templates ($schema vega-lite/v5); the same majors as DVC's CDN page, newest minors.
+# npm package -> SHA-512 of its tarball (base64, as npm's integrity field).
 PINNED = {
-    "vega@5.33.1": "sha512-1fArfVDUqVbb5z8n+/nVQb+VNBzx8svY6CrsyTK4Ujm4yrd9I1auoKxBAPXLCavY1LcrbHUskQbGUP8gXOzyQw==",
-    "vega-lite@5.23.0": "sha512-l4J6+AWE3DIjvovEoHl2LdtCUkfm4zs8Xxx7INwZEAv+XVb6kR6vIN1gt3t2gN2gs/y4DYTs/RPoTeYAuEg6mA==",
-    "vega-embed@6.29.0": "sha512-PmlshTLtLFLgWtF/b23T1OwX53AugJ9RZ3qPE2c01VFAbgt3/GSNI/etzA/GzdrkceXFma+FDHNXUppKuM0U6Q==",
+    "vega@5.33.1": "1fArfVDUqVbb5z8n+/nVQb+VNBzx8svY6CrsyTK4Ujm4yrd9I1auoKxBAPXLCavY1LcrbHUskQbGUP8gXOzyQw==",
+    "vega-lite@5.23.0": "l4J6+AWE3DIjvovEoHl2LdtCUkfm4zs8Xxx7INwZEAv+XVb6kR6vIN1gt3t2gN2gs/y4DYTs/RPoTeYAuEg6mA==",
+    "vega-embed@6.29.0": "PmlshTLtLFLgWtF/b23T1OwX53AugJ9RZ3qPE2c01VFAbgt3/GSNI/etzA/GzdrkceXFma+FDHNXUppKuM0U6Q==",
 }
-BUNDLES = tuple(Bundle(*spec.split("@"), integrity) for spec, integrity in PINNED.items())
+BUNDLES = tuple(Bundle(*spec.split("@"), f"sha512-{digest}") for spec, digest in PINNED.items())
 
 # Vega-Embed draws on a canvas by default; SVG stays sharp when zoomed or printed and puts the marks in the DOM.
 SVG_DEFAULT = """(function (embed) {

@@ -19,7 +19,7 @@ from luckybag.params import TrainParams
 
 
 class LiveLogger(keras.callbacks.Callback):
-    """Per-epoch metrics to DVCLive; dvclive.keras.DVCLiveCallback would import all of TensorFlow (seconds) too."""
+    """Per-epoch metrics to DVCLive; hand-written as dvclive's Keras callback imports all of TensorFlow (seconds)."""
 
     def __init__(self, live: Any) -> None:
         super().__init__()
@@ -50,8 +50,8 @@ class TrainResult:
 
 
 def validation_batch_size(n: int, largest: int = 1024) -> int:
-    """At most ``largest`` images a batch, split evenly: Keras' default, the training batch, made validation
-    (which only predicts) a fifth of the epoch (benchmarks/epoch_split.py)."""
+    """Validation only predicts: at most ``largest`` images a batch, split evenly; Keras' default (the training
+    batch) made validation a fifth of the epoch here (benchmarks/epoch_split.py)."""
     return math.ceil(n / math.ceil(n / largest))
 
 
@@ -75,9 +75,8 @@ def train(
     # Keras' torch trainer only runs one step per call; the other backends take the param.
     steps = 1 if keras.backend.backend() == "torch" else params.steps_per_execution
     compile_model(model, optimizer, steps, params.label_smoothing)
-    monitor = params.monitor
-    stop = keras.callbacks.EarlyStopping(monitor=monitor, patience=params.patience, restore_best_weights=True)
-    callbacks = [keras.callbacks.ModelCheckpoint(str(checkpoint_path), monitor=monitor, save_best_only=True)]
+    stop = keras.callbacks.EarlyStopping(monitor=params.monitor, patience=params.patience, restore_best_weights=True)
+    callbacks = [keras.callbacks.ModelCheckpoint(str(checkpoint_path), monitor=params.monitor, save_best_only=True)]
     callbacks += ([stop] if params.patience > 0 else []) + ([LiveLogger(live)] if live is not None else [])
     history = model.fit(
         train_split.images,
@@ -89,11 +88,11 @@ def train(
         callbacks=[*callbacks, *extra_callbacks],
         verbose=verbose,
     ).history
-    if not np.isfinite(history[monitor]).any():
+    if not np.isfinite(history[params.monitor]).any():
         raise LuckybagError(
-            f"train: {monitor} was not finite in any epoch (training diverged); "
+            f"train: {params.monitor} was not finite in any epoch (training diverged); "
             f"try a smaller train.learning_rate (now {params.learning_rate})"
         )
     epochs_run = len(history["loss"])
     history = {key: [float(v) for v in values] for key, values in history.items()}
-    return TrainResult(model, history, epochs_run, epochs_run < params.epochs, monitor)
+    return TrainResult(model, history, epochs_run, epochs_run < params.epochs, params.monitor)
