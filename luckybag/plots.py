@@ -97,14 +97,11 @@ def confusion_matrix(matrix: np.ndarray, path: Path) -> None:
 
 
 def reliability_diagram(before: list[dict], after: list[dict], method: str, path: Path) -> None:
-    """Accuracy vs confidence per bin, before and after calibration (``method`` names it); the diagonal is perfect."""
+    """Accuracy vs confidence per non-empty bin (as evaluate logs them), before and after calibration (``method``)."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharey=True)
     for ax, bins, title in ((axes[0], before, "uncalibrated"), (axes[1], after, method)):
         bar = {"width": bins[0]["upper"] - bins[0]["lower"], "align": "edge"}
-        filled = [b for b in bins if b["count"]]
-        lower, accuracy, confidence = (
-            np.array([b[key] for b in filled]) for key in ("lower", "accuracy", "confidence")
-        )
+        lower, accuracy, confidence = (np.array([b[key] for b in bins]) for key in ("lower", "accuracy", "confidence"))
         ax.bar(lower, accuracy, **bar, edgecolor="black", alpha=0.7, label="accuracy")
         gap = {"fill": False, "edgecolor": "red", "hatch": "//", "linewidth": 0.5, "label": "gap to mean confidence"}
         ax.bar(lower, confidence - accuracy, bottom=accuracy, **bar, **gap)
