@@ -49,6 +49,7 @@ def confusion_from_rows(rows: list[dict[str, str]]) -> np.ndarray:
 
 def _save(fig: plt.Figure, path: Path) -> None:
     try:
+        fig.tight_layout()
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})  # the same bytes every run
     finally:
@@ -62,7 +63,6 @@ def samples(images: np.ndarray, labels: np.ndarray, path: Path, count: int = 10)
         ax.imshow(image, cmap="gray_r")
         ax.set_title(CLASS_NAMES[int(label)], fontsize=7)
         ax.axis("off")
-    fig.tight_layout()
     _save(fig, path)
 
 
@@ -78,7 +78,6 @@ def loss_curves(history: dict[str, list[float]], best_epoch: int, path: Path) ->
         ax.legend()
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
-    fig.tight_layout()
     _save(fig, path)
 
 
@@ -92,7 +91,6 @@ def confusion_matrix(matrix: np.ndarray, path: Path) -> None:
     for (i, j), count in np.ndenumerate(matrix):
         ax.text(j, i, str(count), ha="center", va="center", fontsize=8, color="white" if count > threshold else "black")
     ax.set(xlabel="predicted", ylabel="actual", title="Test confusion matrix")
-    fig.tight_layout()
     _save(fig, path)
 
 
@@ -109,5 +107,4 @@ def reliability_diagram(before: list[dict], after: list[dict], method: str, path
         ax.set(xlabel="confidence", title=f"Test set, {title}", xlim=(0, 1), ylim=(0, 1))
         ax.legend(loc="upper left")
     axes[0].set_ylabel("accuracy")
-    fig.tight_layout()
     _save(fig, path)
