@@ -40,7 +40,6 @@ def reliability(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> list
     correct = probs.argmax(axis=1) == labels
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
-    masks = [index == b for b in range(n_bins)]
     return [
         {
             "lower": float(edges[b]),
@@ -49,7 +48,7 @@ def reliability(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> list
             "confidence": float(confidence[mask].mean()) if mask.any() else 0.0,
             "accuracy": float(correct[mask].mean()) if mask.any() else 0.0,
         }
-        for b, mask in enumerate(masks)
+        for b, mask in enumerate(index == np.arange(n_bins)[:, None])
     ]
 
 
@@ -74,8 +73,7 @@ def fit_vector(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nd
     """Per-class scale a > 0 and bias b (mean 0) minimising the NLL of softmax(a * log p + b)."""
     logp = log_probs(probs)
     n, k = logp.shape
-    one_hot = np.zeros_like(logp)
-    one_hot[np.arange(n), labels] = 1.0
+    one_hot = np.eye(k)[labels]
 
     def loss_and_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
         log_q = log_softmax(logp * theta[:k] + theta[k:], axis=1)
@@ -111,17 +109,12 @@ def fit(method: str, probs: np.ndarray, labels: np.ndarray) -> Calibration:
     k = probs.shape[1]
     if method == "temperature":
         return Calibration(method, np.full(k, 1.0 / fit_temperature(probs, labels)), np.zeros(k))
-    if method == "vector":
-        return Calibration(method, *fit_vector(probs, labels))
-    raise ValueError(f"unknown calibration method {method!r}; expected one of {', '.join(METHODS)}")
+    return Calibration(method, *fit_vector(probs, labels))
 
 
 def scores(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> dict[str, float]:
-    return {
-        "ece": round(ece(probs, labels, n_bins), 6),
-        "nll": round(nll(probs, labels), 6),
-        "brier": round(brier(probs, labels), 6),
-    }
+    values = {"ece": ece(probs, labels, n_bins), "nll": nll(probs, labels), "brier": brier(probs, labels)}
+    return {name: round(value, 6) for name, value in values.items()}
 
 
 def fold_index(n: int, folds: int = CROSS_FIT_FOLDS, seed: int = 0) -> np.ndarray:
@@ -141,6 +134,4 @@ def cross_fitted(method: str, probs: np.ndarray, labels: np.ndarray, folds: int 
 
 def choose(requested: str, cross: dict[str, np.ndarray], labels: np.ndarray) -> str:
     """``requested``, or for ``auto`` the method with the lowest cross-fitted NLL (in-sample favours vector)."""
-    if requested != "auto":
-        return requested
-    return min(METHODS, key=lambda method: nll(cross[method], labels))
+    return min(METHODS, key=lambda method: nll(cross[method], labels)) if requested == "auto" else requested

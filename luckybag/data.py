@@ -52,12 +52,11 @@ def _fetch_url(url: str, dest: Path, timeout: float) -> None:
 
     with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (http is the official host)
         total = int(response.headers.get("Content-Length") or 0) or None
-        received, desc = 0, url.rsplit("/", 1)[-1]
+        desc = url.rsplit("/", 1)[-1]
         with open(dest, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=desc, leave=False) as bar:
             for block in iter(lambda: response.read(1 << 16), b""):
-                out.write(block)
-                bar.update(len(block))
-                received += len(block)
+                bar.update(out.write(block))
+    received = dest.stat().st_size
     if total is not None and received != total:  # http.client ends a short read of a known length quietly
         raise http.client.IncompleteRead(b"", total - received)
 
@@ -97,8 +96,7 @@ def download(
     sources: list[str], out_dir: Path, timeout: float = 30.0, checksums: dict[str, str] | None = None
 ) -> dict[str, str]:
     """Fetch the four files into ``out_dir``; return file -> source used (``checksums``: for a test mirror)."""
-    checksums = checksums or FILES
-    used = {name: fetch_file(name, sources, out_dir, timeout, checksums[name]) for name in FILES}
+    used = {name: fetch_file(name, sources, out_dir, timeout, (checksums or FILES)[name]) for name in FILES}
     for name, source in used.items():
         print(f"{out_dir / name}.gz: verified, from {source}")
     return used
@@ -116,12 +114,12 @@ def read_idx(path: Path) -> np.ndarray:
         raise DataError(f"{path}: truncated or corrupt gzip data ({err})") from None
     if len(raw) < 4:
         raise DataError(f"{path}: too short to be an IDX file ({len(raw)} bytes)")
-    zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
-    if zero != 0 or dtype_code != 0x08 or ndim not in (1, 3):
+    magic = int.from_bytes(raw[:4], "big")  # 0x0000 08 (unsigned bytes) 0n (dimensions)
+    if magic not in (0x801, 0x803):
         raise DataError(
-            f"{path}: wrong magic number 0x{int.from_bytes(raw[:4], 'big'):08x}; "
-            "expected 0x00000801 (labels) or 0x00000803 (images)"
+            f"{path}: wrong magic number 0x{magic:08x}; expected 0x00000801 (labels) or 0x00000803 (images)"
         )
+    ndim = magic & 0xFF
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise DataError(f"{path}: header truncated")
@@ -132,24 +130,21 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
-def _check_count(path: Path, array: np.ndarray, count: int | None, what: str) -> np.ndarray:
+def _read(path: Path, count: int | None, what: str, item_shape: tuple[int, ...], expected: str) -> np.ndarray:
+    array = read_idx(path)
+    if array.shape[1:] != item_shape:
+        raise DataError(f"{path}: {what} have shape {array.shape}; expected {expected}")
     if count is not None and len(array) != count:
         raise DataError(f"{path}: {len(array)} {what}; expected {count}")
     return array
 
 
 def read_images(path: Path, count: int | None = None) -> np.ndarray:
-    images = read_idx(path)
-    if images.ndim != 3 or images.shape[1:] != (SIDE, SIDE):
-        raise DataError(f"{path}: images have shape {images.shape}; expected (N, {SIDE}, {SIDE})")
-    return _check_count(path, images, count, "images")
+    return _read(path, count, "images", (SIDE, SIDE), f"(N, {SIDE}, {SIDE})")
 
 
 def read_labels(path: Path, count: int | None = None) -> np.ndarray:
-    labels = read_idx(path)
-    if labels.ndim != 1:
-        raise DataError(f"{path}: labels have shape {labels.shape}; expected (N,)")
-    _check_count(path, labels, count, "labels")
+    labels = _read(path, count, "labels", (), "(N,)")
     if labels.size and labels.max() >= NUM_CLASSES:
         raise DataError(f"{path}: label {int(labels.max())} is outside 0-{NUM_CLASSES - 1}")
     return labels

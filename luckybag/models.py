@@ -55,19 +55,15 @@ def build_cnn(
             keras.layers.RandomFlip("horizontal", name="augment_flip"),
             keras.layers.RandomTranslation(2 / SIDE, 2 / SIDE, fill_mode="constant", name="augment_shift"),
         ]
-    for i, count in enumerate(filters, start=1):
+    for i, n in enumerate(filters, start=1):
         for j in range(1, convs_per_block + 1):
             suffix = f"{i}" if convs_per_block == 1 else f"{i}_{j}"
-            layers.append(
-                keras.layers.Conv2D(count, kernel_size, padding="same", use_bias=not batch_norm, name=f"conv{suffix}")
-            )
-            if batch_norm:
-                layers.append(keras.layers.BatchNormalization(name=f"norm{suffix}"))
-            layers.append(keras.layers.Activation("relu", name=f"relu{suffix}"))
+            conv = keras.layers.Conv2D(n, kernel_size, padding="same", use_bias=not batch_norm, name=f"conv{suffix}")
+            norm = [keras.layers.BatchNormalization(name=f"norm{suffix}")] if batch_norm else []
+            layers += [conv, *norm, keras.layers.Activation("relu", name=f"relu{suffix}")]
         layers.append(keras.layers.MaxPooling2D(pool_size, name=f"pool{i}"))
-    return _classifier(
-        "cnn", [*layers, keras.layers.Flatten(name="flatten"), *_hidden(1, dense_units, "relu", dropout)]
-    )
+    layers.append(keras.layers.Flatten(name="flatten"))
+    return _classifier("cnn", layers + _hidden(1, dense_units, "relu", dropout))
 
 
 def build_model(train: TrainParams) -> keras.Sequential:
@@ -81,10 +77,9 @@ def make_optimizer(
     name: str, learning_rate: float | None = None, momentum: float = 0.9, decay_steps: int | None = None
 ) -> keras.optimizers.Optimizer:
     """The seed's optimizers (``learning_rate=None``: Keras' default); ``decay_steps``: a cosine decay to 0."""
-    if decay_steps:
-        default = inspect.signature(OPTIMIZERS[name]).parameters["learning_rate"].default  # sgd 0.01, others 0.001
-        start = learning_rate if learning_rate is not None else default
-        learning_rate = keras.optimizers.schedules.CosineDecay(start, decay_steps)
+    if decay_steps:  # from the given rate or Keras' default one (sgd 0.01, others 0.001)
+        default = inspect.signature(OPTIMIZERS[name]).parameters["learning_rate"].default
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate or default, decay_steps)
     rate = {} if learning_rate is None else {"learning_rate": learning_rate}
     if name in ("momentum", "nesterov"):
         rate.update(momentum=momentum, nesterov=name == "nesterov")
@@ -93,10 +88,7 @@ def make_optimizer(
 
 @keras.saving.register_keras_serializable(package="luckybag")
 class SmoothedSparseCrossentropy(keras.losses.Loss):
-    """Cross-entropy of integer labels against targets 1 - s + s/10 (label), s/10 (elsewhere).
-
-    Keras' sparse cross-entropy has no label smoothing; the one-hot one has.
-    """
+    """Label smoothing for integer labels (Keras' sparse cross-entropy has none): targets 1 - s + s/10, else s/10."""
 
     def __init__(self, label_smoothing: float = 0.0, name: str = "smoothed_sparse_crossentropy", **kwargs: Any) -> None:
         super().__init__(name=name, **kwargs)

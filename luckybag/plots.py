@@ -49,6 +49,7 @@ def confusion_from_rows(rows: list[dict[str, str]]) -> np.ndarray:
 
 def _save(fig: plt.Figure, path: Path) -> None:
     try:
+        fig.tight_layout()
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})  # the same bytes every run
     finally:
@@ -62,7 +63,6 @@ def samples(images: np.ndarray, labels: np.ndarray, path: Path, count: int = 10)
         ax.imshow(image, cmap="gray_r")
         ax.set_title(CLASS_NAMES[int(label)], fontsize=7)
         ax.axis("off")
-    fig.tight_layout()
     _save(fig, path)
 
 
@@ -70,20 +70,18 @@ def loss_curves(history: dict[str, list[float]], best_epoch: int, path: Path) ->
     """Train vs validation loss and accuracy per epoch, like the seed's figures, with the best epoch marked."""
     epochs = np.arange(1, len(history["loss"]) + 1)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, metric, title in zip(axes, ("loss", "accuracy"), ("Loss", "Accuracy"), strict=True):
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         ax.plot(epochs, history[metric], label="train")
         ax.plot(epochs, history[f"val_{metric}"], label="validation")
         ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best epoch {best_epoch}" if ax is axes[0] else None)
-        ax.set(xlabel="epoch", ylabel=metric, title=title)
-    for ax in axes:
+        ax.set(xlabel="epoch", ylabel=metric, title=metric.capitalize())
         ax.legend()
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
-    fig.tight_layout()
     _save(fig, path)
 
 
-def confusion_matrix(matrix: np.ndarray, path: Path, title: str = "Test confusion matrix") -> None:
+def confusion_matrix(matrix: np.ndarray, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 7))
     ax.imshow(matrix, cmap="Blues")
     ticks = np.arange(NUM_CLASSES)
@@ -92,20 +90,16 @@ def confusion_matrix(matrix: np.ndarray, path: Path, title: str = "Test confusio
     threshold = matrix.max() / 2
     for (i, j), count in np.ndenumerate(matrix):
         ax.text(j, i, str(count), ha="center", va="center", fontsize=8, color="white" if count > threshold else "black")
-    ax.set(xlabel="predicted", ylabel="actual", title=title)
-    fig.tight_layout()
+    ax.set(xlabel="predicted", ylabel="actual", title="Test confusion matrix")
     _save(fig, path)
 
 
 def reliability_diagram(before: list[dict], after: list[dict], method: str, path: Path) -> None:
-    """Accuracy vs confidence per bin, before and after calibration (``method`` names it); the diagonal is perfect."""
+    """Accuracy vs confidence per non-empty bin (as evaluate logs them), before and after calibration (``method``)."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharey=True)
     for ax, bins, title in ((axes[0], before, "uncalibrated"), (axes[1], after, method)):
         bar = {"width": bins[0]["upper"] - bins[0]["lower"], "align": "edge"}
-        filled = [b for b in bins if b["count"]]
-        lower, accuracy, confidence = (
-            np.array([b[key] for b in filled]) for key in ("lower", "accuracy", "confidence")
-        )
+        lower, accuracy, confidence = (np.array([b[key] for b in bins]) for key in ("lower", "accuracy", "confidence"))
         ax.bar(lower, accuracy, **bar, edgecolor="black", alpha=0.7, label="accuracy")
         gap = {"fill": False, "edgecolor": "red", "hatch": "//", "linewidth": 0.5, "label": "gap to mean confidence"}
         ax.bar(lower, confidence - accuracy, bottom=accuracy, **bar, **gap)
@@ -113,5 +107,4 @@ def reliability_diagram(before: list[dict], after: list[dict], method: str, path
         ax.set(xlabel="confidence", title=f"Test set, {title}", xlim=(0, 1), ylim=(0, 1))
         ax.legend(loc="upper left")
     axes[0].set_ylabel("accuracy")
-    fig.tight_layout()
     _save(fig, path)

@@ -19,11 +19,7 @@ from luckybag.params import TrainParams
 
 
 class LiveLogger(keras.callbacks.Callback):
-    """Per-epoch metrics to DVCLive.
-
-    Hand-written: dvclive.keras.DVCLiveCallback imports all of TensorFlow, seconds of start-up for every
-    JAX/torch run; this one only needs Keras.
-    """
+    """Per-epoch metrics to DVCLive; hand-written as dvclive's Keras callback imports all of TensorFlow (seconds)."""
 
     def __init__(self, live: Any) -> None:
         super().__init__()
@@ -31,10 +27,9 @@ class LiveLogger(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         for name, value in (logs or {}).items():
-            if name == "learning_rate":
-                continue
-            split, metric = ("eval", name[4:]) if name.startswith("val_") else ("train", name)
-            self.live.log_metric(f"{split}/{metric}", float(value))
+            if name != "learning_rate":
+                split, metric = ("eval", name[4:]) if name.startswith("val_") else ("train", name)
+                self.live.log_metric(f"{split}/{metric}", float(value))
         self.live.next_step()
 
 
@@ -55,23 +50,9 @@ class TrainResult:
 
 
 def validation_batch_size(n: int, largest: int = 1024) -> int:
-    """Validation only predicts: at most ``largest`` images a batch, split evenly where ``n`` allows.
-
-    Keras' default, the training batch, made validation a fifth of the epoch here (benchmarks/epoch_split.py).
-    """
-    batches = -(-n // largest)
-    return -(-n // batches)
-
-
-def compiled_model(train: TrainParams, train_size: int) -> keras.Model:
-    """The network of the ``train`` params, compiled with their optimizer, schedule and loss."""
-    model = build_model(train)
-    decay_steps = train.epochs * math.ceil(train_size / train.batch_size) if train.lr_schedule == "cosine" else None
-    optimizer = make_optimizer(train.optimizer, train.learning_rate, train.momentum, decay_steps)
-    # Keras' torch trainer only runs one step per call; the other backends take the param.
-    steps = 1 if keras.backend.backend() == "torch" else train.steps_per_execution
-    compile_model(model, optimizer, steps, train.label_smoothing)
-    return model
+    """Validation only predicts: at most ``largest`` images a batch, split evenly; Keras' default (the training
+    batch) made validation a fifth of the epoch here (benchmarks/epoch_split.py)."""
+    return math.ceil(n / math.ceil(n / largest))
 
 
 def train(
@@ -87,14 +68,16 @@ def train(
     if verbose is None:  # a progress bar on a terminal, one line per epoch in DVC logs
         verbose = "auto" if sys.stdout.isatty() else 2
     keras.utils.set_random_seed(params.seed)
-    model = compiled_model(params, len(train_split))
-    monitor = params.monitor
-    callbacks = [keras.callbacks.ModelCheckpoint(str(checkpoint_path), monitor=monitor, save_best_only=True)]
-    if params.patience > 0:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(monitor=monitor, patience=params.patience, restore_best_weights=True)
-        )
-    callbacks += [LiveLogger(live)] if live is not None else []
+    model = build_model(params)
+    cosine = params.lr_schedule == "cosine"
+    decay_steps = params.epochs * math.ceil(len(train_split) / params.batch_size) if cosine else None
+    optimizer = make_optimizer(params.optimizer, params.learning_rate, params.momentum, decay_steps)
+    # Keras' torch trainer only runs one step per call; the other backends take the param.
+    steps = 1 if keras.backend.backend() == "torch" else params.steps_per_execution
+    compile_model(model, optimizer, steps, params.label_smoothing)
+    stop = keras.callbacks.EarlyStopping(monitor=params.monitor, patience=params.patience, restore_best_weights=True)
+    callbacks = [keras.callbacks.ModelCheckpoint(str(checkpoint_path), monitor=params.monitor, save_best_only=True)]
+    callbacks += ([stop] if params.patience > 0 else []) + ([LiveLogger(live)] if live is not None else [])
     history = model.fit(
         train_split.images,
         train_split.labels,
@@ -105,11 +88,11 @@ def train(
         callbacks=[*callbacks, *extra_callbacks],
         verbose=verbose,
     ).history
-    if not np.isfinite(history[monitor]).any():
+    if not np.isfinite(history[params.monitor]).any():
         raise LuckybagError(
-            f"train: {monitor} was not finite in any epoch (training diverged); "
+            f"train: {params.monitor} was not finite in any epoch (training diverged); "
             f"try a smaller train.learning_rate (now {params.learning_rate})"
         )
     epochs_run = len(history["loss"])
     history = {key: [float(v) for v in values] for key, values in history.items()}
-    return TrainResult(model, history, epochs_run, epochs_run < params.epochs, monitor)
+    return TrainResult(model, history, epochs_run, epochs_run < params.epochs, params.monitor)
