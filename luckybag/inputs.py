@@ -39,7 +39,7 @@ class Inputs:
     warnings: list[str] = field(default_factory=list)
 
     def batch(self) -> np.ndarray:
-        return np.concatenate(self.images) if self.images else np.zeros((0, SIDE, SIDE), dtype=np.uint8)
+        return np.concatenate(self.images)
 
 
 def to_pixels(images: np.ndarray) -> np.ndarray:
@@ -79,8 +79,7 @@ def check_pixels(array: np.ndarray, path: Path) -> np.ndarray:
     if array.size == 0:
         raise InputError(f"{path}: holds no images (shape {array.shape}); expected at least one 28x28 image")
     images = np.asarray(array, dtype=np.float32).reshape(-1, SIDE, SIDE)
-    bad = int(np.sum(~np.isfinite(images)))
-    if bad:
+    if bad := int(np.sum(~np.isfinite(images))):
         raise InputError(f"{path}: {bad} NaN or infinite values; expected pixel values 0-255")
     low, high = float(images.min()), float(images.max())
     if low < 0 or high > 255:
@@ -115,42 +114,40 @@ def read_array(path: Path, head: bytes) -> np.ndarray:
 
 def array_background(images: np.ndarray, path: Path, background: str) -> tuple[bool, list[str]]:
     """Whether to invert a file of 28x28 images (one backdrop per data set: "auto" follows most rings), and hints."""
+    hints = []
+    if 0 < images.max() <= 1.0:
+        hints.append(f"{path}: all values are within 0-1; the model expects raw pixels 0-255 (multiply by 255?)")
     bright = int(np.sum(np.mean(images[:, RING] >= BRIGHT, axis=1) > 0.5))
     if background == "auto":
-        return bright > len(images) / 2, []
+        return bright > len(images) / 2, hints
     invert = background == "light"
     if invert:
         bright = len(images) - bright  # bright after inversion
-    if bright < max(1, 0.1 * len(images)):
-        return invert, []
-    seen = f"{bright} of {len(images)} images have a mostly bright border" + (" after --invert" if invert else "")
-    return invert, [invert_hint(str(path), invert, seen)]
+    if bright >= max(1, 0.1 * len(images)):
+        seen = f"{bright} of {len(images)} images have a mostly bright border" + (" after --invert" if invert else "")
+        hints.append(invert_hint(str(path), invert, seen))
+    return invert, hints
 
 
 def read_input(path: Path, background: str = "auto") -> Inputs:
     """One input file -> its images as uint8 (n, 28, 28) with names, backdrops and warnings. Raises InputError."""
     try:
-        if not path.exists() or path.is_dir() or path.stat().st_size == 0:
-            problem = (
-                "no such file" if not path.exists() else "is a directory" if path.is_dir() else "empty file (0 bytes)"
-            )
-            raise InputError(f"{path}: {problem}; expected {EXPECTED_INPUT}")
+        problem = "no such file" if not path.exists() else "is a directory" if path.is_dir() else None
+        if problem or path.stat().st_size == 0:
+            raise InputError(f"{path}: {problem or 'empty file (0 bytes)'}; expected {EXPECTED_INPUT}")
         with open(path, "rb") as fh:
             head = fh.read(8)
     except OSError as err:
         raise InputError(f"{path}: cannot read it ({one_line(err)})") from None
     if path.suffix.lower() not in (".npy", ".gz") and head[:4] not in IDX_MAGICS:
-        image, taken, hint = prepare_image(open_image(path), background=background, name=str(path))
+        image, taken, hint = prepare_image(open_image(path), background, str(path))
         return Inputs([str(path)], [to_pixels(image[np.newaxis])], [taken], warnings=[hint] if hint else [])
     array = read_array(path, head)
     images = check_pixels(array, path)
-    hints = []
-    if 0 < images.max() <= 1.0:
-        hints.append(f"{path}: all values are within 0-1; the model expects raw pixels 0-255 (multiply by 255?)")
-    invert, more = array_background(images, path, background)
+    invert, hints = array_background(images, path, background)
     names = [str(path)] if array.ndim == 2 else [f"{path}[{i}]" for i in range(len(images))]
     pixels = to_pixels(255.0 - images if invert else images)
-    return Inputs(names, [pixels], ["light" if invert else "dark"] * len(images), warnings=hints + more)
+    return Inputs(names, [pixels], ["light" if invert else "dark"] * len(images), warnings=hints)
 
 
 def read_inputs(paths: Sequence[Path], background: str = "auto") -> Inputs:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from luckybag.contract import EXPORT_FILES, INPUT_DTYPE, MODELS_DIR, NUM_CLASSES, SIDE
+from luckybag.contract import EXPORT_FILES, INPUT_DTYPE, NUM_CLASSES, SIDE
 from luckybag.errors import LuckybagError, one_line
 
 PREDICT_BATCH = 1024
@@ -27,13 +27,7 @@ class ModelError(LuckybagError):
 
 def runtime_for(model: str | Path | None, runtime: str | None) -> str:
     """The runtime asked for, else the one a ``--model`` file's suffix names (.keras: Keras), else onnxruntime."""
-    if runtime is not None:
-        return runtime
-    return "keras" if model is not None and Path(model).suffix == ".keras" else "onnx"
-
-
-def default_model(runtime: str) -> Path:
-    return MODELS_DIR / EXPORT_FILES[runtime]
+    return runtime or ("keras" if model is not None and Path(model).suffix == ".keras" else "onnx")
 
 
 def read_labels(path: Path) -> list[str]:
@@ -57,7 +51,7 @@ def read_labels(path: Path) -> list[str]:
     return names
 
 
-def check_model_file(path: Path, runtime: str = "keras") -> None:
+def check_model_file(path: Path, runtime: str) -> None:
     """Cheap checks before a runtime is imported: the file exists and has the format's suffix and envelope."""
     if not path.exists():
         raise ModelError(
@@ -121,7 +115,6 @@ def import_keras() -> Any:
         return sys.modules["keras"]
     from luckybag.backend import use_backend
 
-    was_enabled = gc.isenabled()
     gc.disable()
     try:
         backend = os.environ.get("KERAS_BACKEND", "jax")
@@ -135,8 +128,7 @@ def import_keras() -> Any:
         import keras
     finally:
         gc.freeze()
-        if was_enabled:
-            gc.enable()
+        gc.enable()
     return keras
 
 
@@ -155,15 +147,12 @@ def load_keras(path: Path) -> Predict:
 
 
 def load(path: Path, runtime: str) -> Predict:
-    """The model at ``path`` on ``runtime`` ("onnx" or "keras"), checked to be ours."""
-    check_model_file(path, runtime)
+    """The model at ``path`` (already through check_model_file) on ``runtime`` ("onnx" or "keras"), checked to be ours."""
     return load_onnx(path) if runtime == "onnx" else load_keras(path)
 
 
 def predict_probabilities(predict: Predict, images: np.ndarray, path: Path | str = "model") -> np.ndarray:
     """(N, 28, 28) uint8 pixels -> (N, 10) float64 probabilities; refuse outputs that are not probabilities."""
-    if len(images) == 0:
-        return np.zeros((0, NUM_CLASSES))
     try:
         probs = np.asarray(predict(np.ascontiguousarray(images, dtype=np.uint8)), dtype=np.float64)
     except Exception as err:  # noqa: BLE001 - a model that cannot run on our input is not ours
