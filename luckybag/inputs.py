@@ -157,10 +157,7 @@ def read_inputs(paths: Sequence[Path], background: str = "auto") -> Inputs:
         try:
             read = read_input(Path(path), background)
         except InputError as err:
-            inputs.problems.append(str(err))
-            continue
-        inputs.names += read.names
-        inputs.images += read.images
-        inputs.backgrounds += read.backgrounds
-        inputs.warnings += read.warnings
+            read = Inputs(problems=[str(err)])
+        for field_name, values in vars(read).items():
+            getattr(inputs, field_name).extend(values)
     return inputs

@@ -19,14 +19,12 @@ STRETCH_FROM = 64  # a fitted photo whose brightest pixel reaches this holds an 
 
 
 def gray_and_alpha(img: PILImage.Image) -> tuple[np.ndarray, np.ndarray]:
-    """Grayscale 0-255 and opacity 0-1 arrays, shrunk to WORK_SIDE; 16-bit and float images are scaled."""
+    """Grayscale 0-255 and opacity 0-1 arrays, shrunk to WORK_SIDE; 16-bit images are scaled, float ones clipped."""
     from PIL import Image
 
-    if img.mode.startswith(("I", "F")) and not img.has_transparency_data:
-        values = np.asarray(img, dtype=np.float64)
-        if img.mode.startswith("I;16") or (img.mode == "I" and values.max(initial=0) > 255):
-            values = values / 257.0  # 16-bit: 65535 -> 255
-        img = Image.fromarray(np.clip(values, 0, 255).astype(np.uint8))
+    sixteen_bit = img.mode.startswith("I;16") or (img.mode == "I" and np.asarray(img).max(initial=0) > 255)
+    if sixteen_bit and not img.has_transparency_data:
+        img = img.convert("I").point(lambda v: v / 257)  # 65535 -> 255; convert("L") then clips and truncates
     img = img.convert("RGBA").convert("LA") if img.has_transparency_data else img.convert("L")
     img.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)
     values = np.asarray(img, dtype=np.float32)

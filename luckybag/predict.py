@@ -87,8 +87,7 @@ def bag_table(records: Sequence[Record], items: int, left_out: int) -> str:
 
 def emit(text: str) -> None:
     try:
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
+        print(text, flush=True)
     except BrokenPipeError:  # `luckybag predict ... | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 

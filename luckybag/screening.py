@@ -29,19 +29,17 @@ def statistics(images: np.ndarray, probs: np.ndarray) -> dict[str, np.ndarray]:
     ink = images >= INK
     steps = np.abs(np.diff(x, axis=1)).mean(axis=(1, 2)) + np.abs(np.diff(x, axis=2)).mean(axis=(1, 2))
     box = ink.any(axis=2).sum(axis=1) * ink.any(axis=1).sum(axis=1)
+    # Each row and column profile's total variation over its peak: 2 for one plateau, 2k for k of them.
+    profiles = x.mean(axis=2), x.mean(axis=1)
+    bands = [np.abs(np.diff(p, axis=1)).sum(axis=1) / np.maximum(p.max(axis=1), 1e-3) for p in profiles]
     return {
         "ink": ink.mean(axis=(1, 2)),
         "backdrop": (images <= BACKDROP).mean(axis=(1, 2)),
         "fill": ink.sum(axis=(1, 2)) / np.maximum(box, 1),
         "roughness": steps / np.maximum(x.mean(axis=(1, 2)), 1e-3),
-        "bands": np.maximum(_bands(x.mean(axis=2)), _bands(x.mean(axis=1))),
+        "bands": np.maximum(*bands),
         "confidence": np.asarray(probs, dtype=np.float64).max(axis=1),
     }
-
-
-def _bands(profiles: np.ndarray) -> np.ndarray:
-    """Total variation of each brightness profile over its peak: 2 for one plateau, 2k for k of them."""
-    return np.abs(np.diff(profiles, axis=1)).sum(axis=1) / np.maximum(profiles.max(axis=1), 1e-3)
 
 
 def read_thresholds() -> dict[str, dict[str, float]]:

@@ -16,8 +16,6 @@ import numpy as np
 from luckybag.contract import EXPORT_FILES, INPUT_DTYPE, NUM_CLASSES, SIDE
 from luckybag.errors import LuckybagError, one_line
 
-PREDICT_BATCH = 1024
-
 Predict = Callable[[np.ndarray], np.ndarray]  # (n, 28, 28) uint8 -> (n, 10) probabilities
 
 
@@ -143,7 +141,7 @@ def load_keras(path: Path) -> Predict:
     except (AttributeError, ValueError) as err:
         raise ModelError(f"{path}: model has no single input and output ({one_line(err)})") from None
     check_shapes(path, *shapes)
-    return lambda images: model.predict(images, batch_size=PREDICT_BATCH, verbose=0)
+    return lambda images: model.predict(images, batch_size=1024, verbose=0)
 
 
 def load(path: Path, runtime: str) -> Predict:
