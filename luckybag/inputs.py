@@ -20,8 +20,7 @@ if TYPE_CHECKING:
 
 EXPECTED_INPUT = "a PNG/JPEG image, a .npy array of 0-255 pixels ((28, 28) or (N, 28, 28)) or an IDX image file"
 IDX_MAGICS = (b"\x00\x00\x08\x03", b"\x00\x00\x08\x01")  # images, labels
-RING = np.ones((SIDE, SIDE), dtype=bool)
-RING[2:-2, 2:-2] = False  # the outer 2-pixel ring of a 28x28 image
+RING = np.pad(np.zeros((SIDE - 4, SIDE - 4), dtype=bool), 2, constant_values=True)  # a 28x28 image's outer 2 pixels
 
 
 class InputError(LuckybagError):

@@ -17,6 +17,7 @@ from luckybag.inputs import Inputs, read_inputs
 from luckybag.screening import screen
 
 FLAG_MARK = "! not like one fashion item"
+FLAG_NOTE = f"{FLAG_MARK}: blank, noise, text or not one item on a plain backdrop? its probabilities mean little"
 Record = dict[str, Any]
 
 
@@ -60,9 +61,7 @@ def prediction_table(records: Sequence[Record], labels: Sequence[str]) -> str:
         mark = "" if r["in_distribution"] else f" {FLAG_MARK}"
         lines.append((f"{r['input']:<{name_w}}  {r['background']:<8}" + cells + mark).rstrip())
     if any(not r["in_distribution"] for r in records):
-        lines.append(
-            f"{FLAG_MARK}: blank, noise, text or not one item on a plain backdrop? its probabilities mean little"
-        )
+        lines.append(FLAG_NOTE)
     return "\n".join(lines)
 
 
@@ -103,10 +102,8 @@ def run(
     top_k: int,
 ) -> int:
     """``luckybag predict`` (each input's top classes) or ``bag`` (the expected contents of a bag of the inputs
-    that look like items), as a table or JSON; 2 when an input was bad.
-
-    Model and labels are checked cheaply and every input is read before a runtime is imported: bad input is
-    reported fast, and the good ones still run."""
+    that look like items), as a table or JSON; 2 when an input was bad. Model and labels are checked cheaply and
+    every input is read before a runtime is imported: bad input is reported fast, and the good ones still run."""
     runtime = served.runtime_for(model, runtime)
     model = model or MODELS_DIR / EXPORT_FILES[runtime]
     served.check_model_file(model, runtime)

@@ -113,21 +113,19 @@ def import_keras() -> Any:
         return sys.modules["keras"]
     from luckybag.backend import use_backend
 
+    backend = os.environ.get("KERAS_BACKEND", "jax")
     gc.disable()
     try:
-        backend = os.environ.get("KERAS_BACKEND", "jax")
-        try:
-            use_backend(backend)
-        except LuckybagError:
-            raise ModelError(
-                f"--runtime keras: cannot import Keras on {backend} (the pipeline install, requirements.lock); "
-                "the serving install runs --runtime onnx"
-            ) from None
-        import keras
+        use_backend(backend)  # imports Keras
+    except LuckybagError:
+        raise ModelError(
+            f"--runtime keras: cannot import Keras on {backend} (the pipeline install, requirements.lock); "
+            "the serving install runs --runtime onnx"
+        ) from None
     finally:
         gc.freeze()
         gc.enable()
-    return keras
+    return sys.modules["keras"]
 
 
 def load_keras(path: Path) -> Predict:
@@ -145,7 +143,7 @@ def load_keras(path: Path) -> Predict:
 
 
 def load(path: Path, runtime: str) -> Predict:
-    """The model at ``path`` (already through check_model_file) on ``runtime`` ("onnx" or "keras"), checked to be ours."""
+    """The model at ``path`` (past check_model_file) on ``runtime`` ("onnx" or "keras"), checked to be ours."""
     return load_onnx(path) if runtime == "onnx" else load_keras(path)
 
 
