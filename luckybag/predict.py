@@ -109,10 +109,8 @@ def run(
     served.check_model_file(model, runtime)
     names = served.read_labels(labels or model.with_name(LABELS_NAME))
     inputs = read_inputs(images, background)
-    for problem in inputs.problems:
-        print(f"error: {problem}", file=sys.stderr)
-    for hint in inputs.warnings:
-        print(f"warning: {hint}", file=sys.stderr)
+    for line in [f"error: {problem}" for problem in inputs.problems] + [f"warning: {w}" for w in inputs.warnings]:
+        print(line, file=sys.stderr)
     if not inputs.names:
         return 2
     batch = inputs.batch()

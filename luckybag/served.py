@@ -38,12 +38,10 @@ def read_labels(path: Path) -> list[str]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ModelError(f"{path}: not a JSON labels file ({one_line(err)})") from None
-    keys = {str(i) for i in range(NUM_CLASSES)}
-    if not (
-        isinstance(data, dict) and set(data) == keys and all(isinstance(v, str) and v.strip() for v in data.values())
-    ):
+    names = [data.get(str(i)) for i in range(NUM_CLASSES)] if isinstance(data, dict) else [None]
+    if not all(isinstance(name, str) and name.strip() for name in names) or len(data) != NUM_CLASSES:
         raise ModelError(f'{path}: expected a JSON object mapping "0".."9" to 10 class names')
-    names = [data[str(i)].strip() for i in range(NUM_CLASSES)]
+    names = [name.strip() for name in names]
     if len(set(names)) != NUM_CLASSES:
         raise ModelError(f"{path}: class names repeat; expected 10 distinct names")
     return names
