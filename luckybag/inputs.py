@@ -91,10 +91,7 @@ def read_array(path: Path, head: bytes) -> np.ndarray:
     if path.suffix.lower() != ".npy":
         from luckybag.data import read_idx
 
-        try:
-            array = read_idx(path)
-        except LuckybagError as err:
-            raise InputError(str(err)) from None
+        array = read_idx(path)  # its DataError names the file, as an InputError does
         if array.ndim != 3:
             raise InputError(
                 f"{path}: IDX file of shape {array.shape} (labels?); expected an IDX image file (N, 28, 28)"
@@ -129,7 +126,7 @@ def array_background(images: np.ndarray, path: Path, background: str) -> tuple[b
 
 
 def read_input(path: Path, background: str = "auto") -> Inputs:
-    """One input file -> its images as uint8 (n, 28, 28) with names, backdrops and warnings. Raises InputError."""
+    """One input file -> its images as uint8 (n, 28, 28) with names, backdrops and warnings, or a LuckybagError."""
     try:
         problem = "no such file" if not path.exists() else "is a directory" if path.is_dir() else None
         if problem or path.stat().st_size == 0:
@@ -155,7 +152,7 @@ def read_inputs(paths: Sequence[Path], background: str = "auto") -> Inputs:
     for path in paths:
         try:
             read = read_input(Path(path), background)
-        except InputError as err:
+        except LuckybagError as err:  # InputError, or read_idx's DataError
             read = Inputs(problems=[str(err)])
         for field_name, values in vars(read).items():
             getattr(inputs, field_name).extend(values)
