@@ -50,23 +50,19 @@ def open_image(path: Path) -> PILImage.Image:
     """Decode an image file with Pillow (JPEGs at reduced size when they are large)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(path) as img:
-                img.draft("L", (WORK_SIDE, WORK_SIDE))  # JPEG: let the decoder downscale; others: no-op
-                img.load()
-                return ImageOps.exif_transpose(img)
-        except UnidentifiedImageError:
-            raise InputError(f"{path}: not an image file Pillow can read; expected {EXPECTED_INPUT}") from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise InputError(
-                f"{path}: image too large (over {Image.MAX_IMAGE_PIXELS} pixels); expected a photo of one item"
-            ) from None
-        except (OSError, SyntaxError, ValueError, EOFError, struct.error) as err:
-            raise InputError(
-                f"{path}: corrupt or truncated image ({one_line(err)}); expected {EXPECTED_INPUT}"
-            ) from None
+    try:
+        with warnings.catch_warnings(action="error", category=Image.DecompressionBombWarning), Image.open(path) as img:
+            img.draft("L", (WORK_SIDE, WORK_SIDE))  # JPEG: let the decoder downscale; others: no-op
+            img.load()
+            return ImageOps.exif_transpose(img)
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not an image file Pillow can read; expected {EXPECTED_INPUT}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(
+            f"{path}: image too large (over {Image.MAX_IMAGE_PIXELS} pixels); expected a photo of one item"
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as err:
+        raise InputError(f"{path}: corrupt or truncated image ({one_line(err)}); expected {EXPECTED_INPUT}") from None
 
 
 def check_pixels(array: np.ndarray, path: Path) -> np.ndarray:

@@ -59,23 +59,13 @@ def invert_hint(name: str, invert: bool, seen: str | None = None) -> str:
     return f"{name}: {seen}; the model expects a light item on a black background: {advice}"
 
 
-def fit_to_square(image: np.ndarray) -> np.ndarray:
-    """Pad to a centred square with black, then resize to 28x28 (Lanczos)."""
-    from PIL import Image
-
-    # Not ImageOps.pad: it shrinks before padding, which changed 14 of 263 generated shop photos' top class.
-    h, w = image.shape
-    n = max(h, w)
-    square = Image.new("F", (n, n))
-    square.paste(Image.fromarray(image.astype(np.float32)), ((n - w) // 2, (n - h) // 2))
-    return np.clip(np.asarray(square.resize((SIDE, SIDE), Image.Resampling.LANCZOS)), 0, 255)
-
-
 def to_training_look(gray: np.ndarray) -> np.ndarray:
     """Light item on a plain backdrop -> backdrop black, trimmed to the item, fitted into 28x28, stretched.
 
     As Fashion-MNIST was made (trim, longest edge to 28, centre). A busy or bright border is only fitted;
     an image already 28x28 is taken as it is (the data set's own format)."""
+    from PIL import Image
+
     if gray.shape == (SIDE, SIDE):
         return np.clip(gray, 0, 255).astype(np.float32)
     low, level, high = np.percentile(border(gray), [10, 50, 90])
@@ -87,7 +77,13 @@ def to_training_look(gray: np.ndarray) -> np.ndarray:
         cols = np.flatnonzero(item.sum(axis=0) > 0.01 * item.shape[0])
         if rows.size and cols.size:
             gray = gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    fitted = fit_to_square(gray)
+    # Pad to a centred black square, then Lanczos to 28x28. Not ImageOps.pad: it shrinks before padding, which
+    # changed 14 of 263 generated shop photos' top class.
+    h, w = gray.shape
+    n = max(h, w)
+    square = Image.new("F", (n, n))
+    square.paste(Image.fromarray(gray.astype(np.float32)), ((n - w) // 2, (n - h) // 2))
+    fitted = np.clip(np.asarray(square.resize((SIDE, SIDE), Image.Resampling.LANCZOS)), 0, 255)
     top = float(fitted.max(initial=0))  # brightest pixel to 255 as in the data set, unless nothing is item-bright
     return fitted * (255.0 / top) if top >= STRETCH_FROM else fitted
 

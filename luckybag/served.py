@@ -101,8 +101,7 @@ def load_onnx(path: Path) -> Predict:
     check_shapes(path, inputs[0].shape, outputs[0].shape)
     if inputs[0].type != f"tensor({INPUT_DTYPE})":
         raise ModelError(f"{path}: model input type {inputs[0].type}; expected tensor({INPUT_DTYPE}) raw pixels")
-    name = inputs[0].name
-    return lambda images: session.run(None, {name: images})[0]
+    return lambda images: session.run(None, {inputs[0].name: images})[0]
 
 
 def import_keras() -> Any:
