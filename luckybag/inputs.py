@@ -113,8 +113,7 @@ def array_background(images: np.ndarray, path: Path, background: str) -> tuple[b
     if background == "auto":
         return bright > len(images) / 2, hints
     invert = background == "light"
-    if invert:
-        bright = len(images) - bright  # bright after inversion
+    bright = len(images) - bright if invert else bright  # bright after inversion
     if bright >= max(1, 0.1 * len(images)):
         seen = f"{bright} of {len(images)} images have a mostly bright border" + (" after --invert" if invert else "")
         hints.append(invert_hint(str(path), invert, seen))

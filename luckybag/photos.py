@@ -42,11 +42,6 @@ def border(image: np.ndarray) -> np.ndarray:
     return image[ring]
 
 
-def mostly_bright(ring: np.ndarray) -> bool:
-    """More than half of the border pixels are bright: a light background, not the training's black."""
-    return ring.size > 0 and float(np.mean(ring >= BRIGHT)) > 0.5
-
-
 def invert_hint(name: str, invert: bool, seen: str | None = None) -> str:
     """The one-line warning for an image that looks inverted; ``seen`` says what was noticed."""
     if seen is None:
@@ -99,14 +94,13 @@ def prepare_image(img: PILImage.Image, background: str, name: str) -> tuple[np.n
     cutout = 1 - item.mean() >= 0.05 and item.any()
     light_item = bool(gray[item].mean() >= 255 - BRIGHT) if cutout else None
     invert = background == "light"
-    if background == "auto":
-        invert = not light_item if cutout else mostly_bright(border(np.where(item, gray, 0.0)))
+    if background == "auto":  # a mostly bright border is a light backdrop, not the training's black
+        invert = not light_item if cutout else np.mean(border(np.where(item, gray, 0.0)) >= BRIGHT) > 0.5
     gray = gray * alpha + (255.0 if invert else 0.0) * (1.0 - alpha)
-    if invert:
-        gray = 255.0 - gray
+    gray = 255.0 - gray if invert else gray
     hint = None
     if background != "auto" and cutout and light_item == invert:
         hint = invert_hint(name, invert, f"a {'light' if invert else 'dark'} item on a transparent background")
-    elif background != "auto" and not cutout and mostly_bright(border(gray)):
+    elif background != "auto" and not cutout and np.mean(border(gray) >= BRIGHT) > 0.5:
         hint = invert_hint(name, invert)
     return to_training_look(gray), "light" if invert else "dark", hint

@@ -112,7 +112,8 @@ def run(
     if not inputs.names:
         return 2
     batch = inputs.batch()
-    probs = served.predict_probabilities(served.load(model, runtime), batch, model)
+    load = served.load_onnx if runtime == "onnx" else served.load_keras
+    probs = served.predict_probabilities(load(model), batch, model)
     flagged = screen(batch, probs)
     if command == "predict":
         records = prediction_records(inputs, probs, flagged, names, top_k)

@@ -139,11 +139,6 @@ def load_keras(path: Path) -> Predict:
     return lambda images: model.predict(images, batch_size=1024, verbose=0)
 
 
-def load(path: Path, runtime: str) -> Predict:
-    """The model at ``path`` (past check_model_file) on ``runtime`` ("onnx" or "keras"), checked to be ours."""
-    return load_onnx(path) if runtime == "onnx" else load_keras(path)
-
-
 def predict_probabilities(predict: Predict, images: np.ndarray, path: Path | str = "model") -> np.ndarray:
     """(N, 28, 28) uint8 pixels -> (N, 10) float64 probabilities; refuse outputs that are not probabilities."""
     try:
