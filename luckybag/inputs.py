@@ -20,8 +20,7 @@ if TYPE_CHECKING:
 
 EXPECTED_INPUT = "a PNG/JPEG image, a .npy array of 0-255 pixels ((28, 28) or (N, 28, 28)) or an IDX image file"
 IDX_MAGICS = (b"\x00\x00\x08\x03", b"\x00\x00\x08\x01")  # images, labels
-RING = np.ones((SIDE, SIDE), dtype=bool)
-RING[2:-2, 2:-2] = False  # the outer 2-pixel ring of a 28x28 image
+RING = np.pad(np.zeros((SIDE - 4, SIDE - 4), dtype=bool), 2, constant_values=True)  # a 28x28 image's outer 2 pixels
 
 
 class InputError(LuckybagError):
@@ -39,7 +38,7 @@ class Inputs:
     warnings: list[str] = field(default_factory=list)
 
     def batch(self) -> np.ndarray:
-        return np.concatenate(self.images) if self.images else np.zeros((0, SIDE, SIDE), dtype=np.uint8)
+        return np.concatenate(self.images)
 
 
 def to_pixels(images: np.ndarray) -> np.ndarray:
@@ -51,23 +50,19 @@ def open_image(path: Path) -> PILImage.Image:
     """Decode an image file with Pillow (JPEGs at reduced size when they are large)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(path) as img:
-                img.draft("L", (WORK_SIDE, WORK_SIDE))  # JPEG: let the decoder downscale; others: no-op
-                img.load()
-                return ImageOps.exif_transpose(img)
-        except UnidentifiedImageError:
-            raise InputError(f"{path}: not an image file Pillow can read; expected {EXPECTED_INPUT}") from None
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise InputError(
-                f"{path}: image too large (over {Image.MAX_IMAGE_PIXELS} pixels); expected a photo of one item"
-            ) from None
-        except (OSError, SyntaxError, ValueError, EOFError, struct.error) as err:
-            raise InputError(
-                f"{path}: corrupt or truncated image ({one_line(err)}); expected {EXPECTED_INPUT}"
-            ) from None
+    try:
+        with warnings.catch_warnings(action="error", category=Image.DecompressionBombWarning), Image.open(path) as img:
+            img.draft("L", (WORK_SIDE, WORK_SIDE))  # JPEG: let the decoder downscale; others: no-op
+            img.load()
+            return ImageOps.exif_transpose(img)
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not an image file Pillow can read; expected {EXPECTED_INPUT}") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(
+            f"{path}: image too large (over {Image.MAX_IMAGE_PIXELS} pixels); expected a photo of one item"
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as err:
+        raise InputError(f"{path}: corrupt or truncated image ({one_line(err)}); expected {EXPECTED_INPUT}") from None
 
 
 def check_pixels(array: np.ndarray, path: Path) -> np.ndarray:
@@ -79,8 +74,7 @@ def check_pixels(array: np.ndarray, path: Path) -> np.ndarray:
     if array.size == 0:
         raise InputError(f"{path}: holds no images (shape {array.shape}); expected at least one 28x28 image")
     images = np.asarray(array, dtype=np.float32).reshape(-1, SIDE, SIDE)
-    bad = int(np.sum(~np.isfinite(images)))
-    if bad:
+    if bad := int(np.sum(~np.isfinite(images))):
         raise InputError(f"{path}: {bad} NaN or infinite values; expected pixel values 0-255")
     low, high = float(images.min()), float(images.max())
     if low < 0 or high > 255:
@@ -93,10 +87,7 @@ def read_array(path: Path, head: bytes) -> np.ndarray:
     if path.suffix.lower() != ".npy":
         from luckybag.data import read_idx
 
-        try:
-            array = read_idx(path)
-        except LuckybagError as err:
-            raise InputError(str(err)) from None
+        array = read_idx(path)  # its DataError names the file, as an InputError does
         if array.ndim != 3:
             raise InputError(
                 f"{path}: IDX file of shape {array.shape} (labels?); expected an IDX image file (N, 28, 28)"
@@ -115,42 +106,39 @@ def read_array(path: Path, head: bytes) -> np.ndarray:
 
 def array_background(images: np.ndarray, path: Path, background: str) -> tuple[bool, list[str]]:
     """Whether to invert a file of 28x28 images (one backdrop per data set: "auto" follows most rings), and hints."""
+    hints = []
+    if 0 < images.max() <= 1.0:
+        hints.append(f"{path}: all values are within 0-1; the model expects raw pixels 0-255 (multiply by 255?)")
     bright = int(np.sum(np.mean(images[:, RING] >= BRIGHT, axis=1) > 0.5))
     if background == "auto":
-        return bright > len(images) / 2, []
+        return bright > len(images) / 2, hints
     invert = background == "light"
-    if invert:
-        bright = len(images) - bright  # bright after inversion
-    if bright < max(1, 0.1 * len(images)):
-        return invert, []
-    seen = f"{bright} of {len(images)} images have a mostly bright border" + (" after --invert" if invert else "")
-    return invert, [invert_hint(str(path), invert, seen)]
+    bright = len(images) - bright if invert else bright  # bright after inversion
+    if bright >= max(1, 0.1 * len(images)):
+        seen = f"{bright} of {len(images)} images have a mostly bright border" + (" after --invert" if invert else "")
+        hints.append(invert_hint(str(path), invert, seen))
+    return invert, hints
 
 
 def read_input(path: Path, background: str = "auto") -> Inputs:
-    """One input file -> its images as uint8 (n, 28, 28) with names, backdrops and warnings. Raises InputError."""
+    """One input file -> its images as uint8 (n, 28, 28) with names, backdrops and warnings, or a LuckybagError."""
     try:
-        if not path.exists() or path.is_dir() or path.stat().st_size == 0:
-            problem = (
-                "no such file" if not path.exists() else "is a directory" if path.is_dir() else "empty file (0 bytes)"
-            )
-            raise InputError(f"{path}: {problem}; expected {EXPECTED_INPUT}")
+        problem = "no such file" if not path.exists() else "is a directory" if path.is_dir() else None
+        if problem or path.stat().st_size == 0:
+            raise InputError(f"{path}: {problem or 'empty file (0 bytes)'}; expected {EXPECTED_INPUT}")
         with open(path, "rb") as fh:
             head = fh.read(8)
     except OSError as err:
         raise InputError(f"{path}: cannot read it ({one_line(err)})") from None
     if path.suffix.lower() not in (".npy", ".gz") and head[:4] not in IDX_MAGICS:
-        image, taken, hint = prepare_image(open_image(path), background=background, name=str(path))
+        image, taken, hint = prepare_image(open_image(path), background, str(path))
         return Inputs([str(path)], [to_pixels(image[np.newaxis])], [taken], warnings=[hint] if hint else [])
     array = read_array(path, head)
     images = check_pixels(array, path)
-    hints = []
-    if 0 < images.max() <= 1.0:
-        hints.append(f"{path}: all values are within 0-1; the model expects raw pixels 0-255 (multiply by 255?)")
-    invert, more = array_background(images, path, background)
+    invert, hints = array_background(images, path, background)
     names = [str(path)] if array.ndim == 2 else [f"{path}[{i}]" for i in range(len(images))]
     pixels = to_pixels(255.0 - images if invert else images)
-    return Inputs(names, [pixels], ["light" if invert else "dark"] * len(images), warnings=hints + more)
+    return Inputs(names, [pixels], ["light" if invert else "dark"] * len(images), warnings=hints)
 
 
 def read_inputs(paths: Sequence[Path], background: str = "auto") -> Inputs:
@@ -159,11 +147,8 @@ def read_inputs(paths: Sequence[Path], background: str = "auto") -> Inputs:
     for path in paths:
         try:
             read = read_input(Path(path), background)
-        except InputError as err:
-            inputs.problems.append(str(err))
-            continue
-        inputs.names += read.names
-        inputs.images += read.images
-        inputs.backgrounds += read.backgrounds
-        inputs.warnings += read.warnings
+        except LuckybagError as err:  # InputError, or read_idx's DataError
+            read = Inputs(problems=[str(err)])
+        for field_name, values in vars(read).items():
+            getattr(inputs, field_name).extend(values)
     return inputs

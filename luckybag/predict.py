@@ -12,37 +12,25 @@ from typing import Any
 import numpy as np
 
 from luckybag import served
-from luckybag.contract import LABELS_NAME, NUM_CLASSES
+from luckybag.contract import EXPORT_FILES, LABELS_NAME, MODELS_DIR
 from luckybag.inputs import Inputs, read_inputs
 from luckybag.screening import screen
 
 FLAG_MARK = "! not like one fashion item"
+FLAG_NOTE = f"{FLAG_MARK}: blank, noise, text or not one item on a plain backdrop? its probabilities mean little"
 Record = dict[str, Any]
-
-
-def top_classes(probs: np.ndarray, k: int) -> np.ndarray:
-    """Per image, the indices of the ``k`` most probable classes, most probable first (ties: lower index)."""
-    return np.argsort(-np.asarray(probs), axis=-1, kind="stable")[..., :k]
-
-
-def bag_summary(probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per class, for independent items: the expected count (sum of p_i) and P(at least one) = 1 - prod(1 - p_i)."""
-    probs = np.clip(np.asarray(probs, dtype=np.float64).reshape(-1, NUM_CLASSES), 0.0, 1.0)
-    return probs.sum(axis=0), 1.0 - np.prod(1.0 - probs, axis=0)
 
 
 def percent(p: float) -> str:
     """One decimal; never "100.0%", which a customer reads as certain (a float32 1.0 is only >= 1 - 6e-8)."""
-    if 0 < p < 0.0005:
-        return "<0.1%"
-    return ">99.9%" if p >= 0.9995 else f"{100 * p:.1f}%"
+    return "<0.1%" if 0 < p < 0.0005 else ">99.9%" if p >= 0.9995 else f"{100 * p:.1f}%"
 
 
 def prediction_records(
     inputs: Inputs, probs: np.ndarray, flagged: list[list[str]], labels: list[str], k: int
 ) -> list[Record]:
-    """One JSON record per image: backdrop, screening, top ``k`` classes and every probability."""
-    rows, tops = probs.tolist(), top_classes(probs, k).tolist()
+    """One JSON record per image: backdrop, screening, top ``k`` classes (ties: lower index) and every probability."""
+    rows, tops = probs.tolist(), np.argsort(-probs, axis=1, kind="stable")[:, :k].tolist()
     return [
         {
             "input": name,
@@ -71,20 +59,20 @@ def prediction_table(records: Sequence[Record], labels: Sequence[str]) -> str:
         mark = "" if r["in_distribution"] else f" {FLAG_MARK}"
         lines.append((f"{r['input']:<{name_w}}  {r['background']:<8}" + cells + mark).rstrip())
     if any(not r["in_distribution"] for r in records):
-        lines.append(
-            f"{FLAG_MARK}: blank, noise, text or not one item on a plain backdrop? its probabilities mean little"
-        )
+        lines.append(FLAG_NOTE)
     return "\n".join(lines)
 
 
 def bag_records(probs: np.ndarray, labels: Sequence[str]) -> list[Record]:
-    """One record per class, most expected first (ties: class order)."""
-    expected, at_least_one = bag_summary(probs)
+    """Per class, most expected first (ties: class order), for independent items: the expected count (sum of p_i)
+    and P(at least one) = 1 - prod(1 - p_i)."""
+    probs = np.clip(probs, 0.0, 1.0)
+    expected, at_least_one = probs.sum(axis=0), 1.0 - np.prod(1.0 - probs, axis=0)
     order = np.argsort(-expected, kind="stable")
     return [{"class": labels[i], "expected": float(expected[i]), "at_least_one": float(at_least_one[i])} for i in order]
 
 
-def bag_table(records: Sequence[Record], items: int, left_out: int = 0) -> str:
+def bag_table(records: Sequence[Record], items: int, left_out: int) -> str:
     label_w = max([len("class")] + [len(r["class"]) for r in records])
     title = f"lucky bag of {items} item{'s' if items != 1 else ''} (items independent)"
     if left_out:
@@ -96,32 +84,9 @@ def bag_table(records: Sequence[Record], items: int, left_out: int = 0) -> str:
 
 def emit(text: str) -> None:
     try:
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
+        print(text, flush=True)
     except BrokenPipeError:  # `luckybag predict ... | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
-def answer(
-    images: list[Path], model: Path | None, runtime: str | None, labels: Path | None, background: str
-) -> tuple[Inputs, np.ndarray, list[list[str]], list[str]] | None:
-    """Check model and labels cheaply, read the inputs (reporting bad ones), then load, predict and screen.
-
-    Every input is read before a runtime is imported: bad input is reported fast, and the good ones still run."""
-    runtime = served.runtime_for(model, runtime)
-    model = model or served.default_model(runtime)
-    served.check_model_file(model, runtime)
-    names = served.read_labels(labels or model.with_name(LABELS_NAME))
-    inputs = read_inputs(images, background)
-    for problem in inputs.problems:
-        print(f"error: {problem}", file=sys.stderr)
-    for hint in inputs.warnings:
-        print(f"warning: {hint}", file=sys.stderr)
-    if not inputs.names:
-        return None
-    batch = inputs.batch()
-    probs = served.predict_probabilities(served.load(model, runtime), batch, model)
-    return inputs, probs, screen(batch, probs), names
 
 
 def run(
@@ -135,11 +100,21 @@ def run(
     top_k: int,
 ) -> int:
     """``luckybag predict`` (each input's top classes) or ``bag`` (the expected contents of a bag of the inputs
-    that look like items), as a table or JSON; 2 when an input was bad."""
-    answered = answer(images, model, runtime, labels, background)
-    if answered is None:
+    that look like items), as a table or JSON; 2 when an input was bad. Model and labels are checked cheaply and
+    every input is read before a runtime is imported: bad input is reported fast, and the good ones still run."""
+    runtime = served.runtime_for(model, runtime)
+    model = model or MODELS_DIR / EXPORT_FILES[runtime]
+    served.check_model_file(model, runtime)
+    names = served.read_labels(labels or model.with_name(LABELS_NAME))
+    inputs = read_inputs(images, background)
+    for line in [f"error: {problem}" for problem in inputs.problems] + [f"warning: {w}" for w in inputs.warnings]:
+        print(line, file=sys.stderr)
+    if not inputs.names:
         return 2
-    inputs, probs, flagged, names = answered
+    batch = inputs.batch()
+    load = served.load_onnx if runtime == "onnx" else served.load_keras
+    probs = served.predict_probabilities(load(model), batch, model)
+    flagged = screen(batch, probs)
     if command == "predict":
         records = prediction_records(inputs, probs, flagged, names, top_k)
         emit(json.dumps(records, indent=2) if as_json else prediction_table(records, names))

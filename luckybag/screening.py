@@ -29,37 +29,29 @@ def statistics(images: np.ndarray, probs: np.ndarray) -> dict[str, np.ndarray]:
     ink = images >= INK
     steps = np.abs(np.diff(x, axis=1)).mean(axis=(1, 2)) + np.abs(np.diff(x, axis=2)).mean(axis=(1, 2))
     box = ink.any(axis=2).sum(axis=1) * ink.any(axis=1).sum(axis=1)
+    # Each row and column profile's total variation over its peak: 2 for one plateau, 2k for k of them.
+    profiles = x.mean(axis=2), x.mean(axis=1)
+    bands = [np.abs(np.diff(p, axis=1)).sum(axis=1) / np.maximum(p.max(axis=1), 1e-3) for p in profiles]
     return {
         "ink": ink.mean(axis=(1, 2)),
         "backdrop": (images <= BACKDROP).mean(axis=(1, 2)),
         "fill": ink.sum(axis=(1, 2)) / np.maximum(box, 1),
         "roughness": steps / np.maximum(x.mean(axis=(1, 2)), 1e-3),
-        "bands": np.maximum(_bands(x.mean(axis=2)), _bands(x.mean(axis=1))),
-        "confidence": np.asarray(probs, dtype=np.float64).max(axis=1) if len(probs) else np.zeros(0),
+        "bands": np.maximum(*bands),
+        "confidence": np.asarray(probs, dtype=np.float64).max(axis=1),
     }
 
 
-def _bands(profiles: np.ndarray) -> np.ndarray:
-    """Total variation of each brightness profile over its peak: 2 for one plateau, 2k for k of them."""
-    return np.abs(np.diff(profiles, axis=1)).sum(axis=1) / np.maximum(profiles.max(axis=1), 1e-3)
-
-
-def read_thresholds(path: Path = THRESHOLDS_FILE) -> dict[str, dict[str, float]]:
+def read_thresholds() -> dict[str, dict[str, float]]:
     """{statistic: {"min": ..., "max": ...}} (either bound may be missing)."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))["thresholds"]
+    return json.loads(THRESHOLDS_FILE.read_text(encoding="utf-8"))["thresholds"]
 
 
-def screen(
-    images: np.ndarray, probs: np.ndarray, thresholds: dict[str, dict[str, float]] | None = None
-) -> list[list[str]]:
+def screen(images: np.ndarray, probs: np.ndarray) -> list[list[str]]:
     """Per image, the statistics outside their in-distribution range (empty: in distribution)."""
-    thresholds = read_thresholds() if thresholds is None else thresholds
     stats = statistics(images, probs)
-    return [
-        [
-            name
-            for name, bounds in thresholds.items()
-            if stats[name][i] < bounds.get("min", -np.inf) or stats[name][i] > bounds.get("max", np.inf)
-        ]
-        for i in range(len(images))
-    ]
+    outside = {
+        name: (stats[name] < bounds.get("min", -np.inf)) | (stats[name] > bounds.get("max", np.inf))
+        for name, bounds in read_thresholds().items()
+    }
+    return [[name for name, out in outside.items() if out[i]] for i in range(len(images))]

@@ -13,10 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from luckybag.contract import EXPORT_FILES, INPUT_DTYPE, MODELS_DIR, NUM_CLASSES, SIDE
+from luckybag.contract import EXPORT_FILES, INPUT_DTYPE, NUM_CLASSES, SIDE
 from luckybag.errors import LuckybagError, one_line
-
-PREDICT_BATCH = 1024
 
 Predict = Callable[[np.ndarray], np.ndarray]  # (n, 28, 28) uint8 -> (n, 10) probabilities
 
@@ -27,13 +25,7 @@ class ModelError(LuckybagError):
 
 def runtime_for(model: str | Path | None, runtime: str | None) -> str:
     """The runtime asked for, else the one a ``--model`` file's suffix names (.keras: Keras), else onnxruntime."""
-    if runtime is not None:
-        return runtime
-    return "keras" if model is not None and Path(model).suffix == ".keras" else "onnx"
-
-
-def default_model(runtime: str) -> Path:
-    return MODELS_DIR / EXPORT_FILES[runtime]
+    return runtime or ("keras" if model is not None and Path(model).suffix == ".keras" else "onnx")
 
 
 def read_labels(path: Path) -> list[str]:
@@ -46,18 +38,16 @@ def read_labels(path: Path) -> list[str]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ModelError(f"{path}: not a JSON labels file ({one_line(err)})") from None
-    keys = {str(i) for i in range(NUM_CLASSES)}
-    if not (
-        isinstance(data, dict) and set(data) == keys and all(isinstance(v, str) and v.strip() for v in data.values())
-    ):
+    names = [data.get(str(i)) for i in range(NUM_CLASSES)] if isinstance(data, dict) else [None]
+    if not all(isinstance(name, str) and name.strip() for name in names) or len(data) != NUM_CLASSES:
         raise ModelError(f'{path}: expected a JSON object mapping "0".."9" to 10 class names')
-    names = [data[str(i)].strip() for i in range(NUM_CLASSES)]
+    names = [name.strip() for name in names]
     if len(set(names)) != NUM_CLASSES:
         raise ModelError(f"{path}: class names repeat; expected 10 distinct names")
     return names
 
 
-def check_model_file(path: Path, runtime: str = "keras") -> None:
+def check_model_file(path: Path, runtime: str) -> None:
     """Cheap checks before a runtime is imported: the file exists and has the format's suffix and envelope."""
     if not path.exists():
         raise ModelError(
@@ -111,8 +101,7 @@ def load_onnx(path: Path) -> Predict:
     check_shapes(path, inputs[0].shape, outputs[0].shape)
     if inputs[0].type != f"tensor({INPUT_DTYPE})":
         raise ModelError(f"{path}: model input type {inputs[0].type}; expected tensor({INPUT_DTYPE}) raw pixels")
-    name = inputs[0].name
-    return lambda images: session.run(None, {name: images})[0]
+    return lambda images: session.run(None, {inputs[0].name: images})[0]
 
 
 def import_keras() -> Any:
@@ -121,23 +110,19 @@ def import_keras() -> Any:
         return sys.modules["keras"]
     from luckybag.backend import use_backend
 
-    was_enabled = gc.isenabled()
+    backend = os.environ.get("KERAS_BACKEND", "jax")
     gc.disable()
     try:
-        backend = os.environ.get("KERAS_BACKEND", "jax")
-        try:
-            use_backend(backend)
-        except LuckybagError:
-            raise ModelError(
-                f"--runtime keras: cannot import Keras on {backend} (the pipeline install, requirements.lock); "
-                "the serving install runs --runtime onnx"
-            ) from None
-        import keras
+        use_backend(backend)  # imports Keras
+    except LuckybagError:
+        raise ModelError(
+            f"--runtime keras: cannot import Keras on {backend} (the pipeline install, requirements.lock); "
+            "the serving install runs --runtime onnx"
+        ) from None
     finally:
         gc.freeze()
-        if was_enabled:
-            gc.enable()
-    return keras
+        gc.enable()
+    return sys.modules["keras"]
 
 
 def load_keras(path: Path) -> Predict:
@@ -151,19 +136,11 @@ def load_keras(path: Path) -> Predict:
     except (AttributeError, ValueError) as err:
         raise ModelError(f"{path}: model has no single input and output ({one_line(err)})") from None
     check_shapes(path, *shapes)
-    return lambda images: model.predict(images, batch_size=PREDICT_BATCH, verbose=0)
-
-
-def load(path: Path, runtime: str) -> Predict:
-    """The model at ``path`` on ``runtime`` ("onnx" or "keras"), checked to be ours."""
-    check_model_file(path, runtime)
-    return load_onnx(path) if runtime == "onnx" else load_keras(path)
+    return lambda images: model.predict(images, batch_size=1024, verbose=0)
 
 
 def predict_probabilities(predict: Predict, images: np.ndarray, path: Path | str = "model") -> np.ndarray:
     """(N, 28, 28) uint8 pixels -> (N, 10) float64 probabilities; refuse outputs that are not probabilities."""
-    if len(images) == 0:
-        return np.zeros((0, NUM_CLASSES))
     try:
         probs = np.asarray(predict(np.ascontiguousarray(images, dtype=np.uint8)), dtype=np.float64)
     except Exception as err:  # noqa: BLE001 - a model that cannot run on our input is not ours

@@ -68,7 +68,7 @@ def no_screening(monkeypatch: pytest.MonkeyPatch) -> None:
     """The stand-in's bars fill their box, which no garment does: screen nothing but blank images here.
 
     (The committed thresholds are tested on real items and non-items in test_screening.py.)"""
-    monkeypatch.setattr(screening, "read_thresholds", lambda path=None: {"ink": {"min": 0.01}})
+    monkeypatch.setattr(screening, "read_thresholds", lambda: {"ink": {"min": 0.01}})
 
 
 @pytest.fixture(scope="session")

@@ -118,7 +118,8 @@ def test_bad_input_is_one_line_and_the_good_ones_are_still_predicted(capsys, mod
 def test_all_bad_inputs_listed_model_never_loaded(capsys, model_path, tmp_path, monkeypatch, command):
     bad = _bad_inputs(tmp_path)
     assert list(bad) == BAD_KINDS
-    monkeypatch.setattr(served, "load", lambda path, runtime: pytest.fail("the model was loaded for no usable input"))
+    for loader in ("load_onnx", "load_keras"):
+        monkeypatch.setattr(served, loader, lambda path: pytest.fail("the model was loaded for no usable input"))
     status, out, err = run_cli(capsys, command, *(p for p, _ in bad.values()), "--model", model_path)
     assert status == 2 and out == ""
     assert len(err) == len(bad)
