@@ -7,17 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from luckybag.experiments import (
-    MISSING,
-    cell,
-    changed_keys,
-    experiment_rows,
-    flat_params,
-    metric_of,
-    number,
-    param_of,
-    table,
-)
+from luckybag.experiments import cell, changed_params, experiment_rows, metric_of, number, param_of, table
 from luckybag.io import write_text
 from luckybag.tools import ToolError, dvc_json, git_file, resolve_rev
 
@@ -52,7 +42,6 @@ def row_cells(label: str, row: dict[str, Any], times: dict[str, Any]) -> list[st
 
 
 def render(baseline: str, baseline_row: dict[str, Any], rows: dict[str, dict[str, Any]], names: Sequence[str]) -> str:
-    committed = flat_params(baseline_row)
     header = ["run", "backend", *(column for column, _, _ in COLUMNS), "training"]
     body = [row_cells(f"committed default (`{baseline[:7]}`)", baseline_row, timing(baseline))]
     body += [row_cells(f"`{name}`", rows[name], timing(rows[name]["rev"])) for name in names]
@@ -70,8 +59,7 @@ def render(baseline: str, baseline_row: dict[str, Any], rows: dict[str, dict[str
         "",
     ]
     for name in names:
-        params = flat_params(rows[name])
-        changes = [f"`{key}={cell(params.get(key, MISSING))}`" for key in sorted(changed_keys(rows[name], committed))]
+        changes = [f"`{key}={cell(value)}`" for key, value in changed_params(rows[name], baseline_row).items()]
         lines.append(f"- `{name}`: {', '.join(changes) or 'none'}")
     return "\n".join(lines) + "\n"
 

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from luckybag.experiments import cell, changed_keys, experiment_rows, flat_params, metric_of, number, param_of, table
+from luckybag.experiments import cell, changed_params, experiment_rows, metric_of, number, param_of, table
 from luckybag.io import atomic_path, write_text
 from luckybag.tools import dvc_json, git_file
 
@@ -68,16 +68,15 @@ def val_loss_curve(rev: str) -> tuple[list[int], list[float]]:
 
 
 def plot_curves(curves: dict[str, tuple[list[int], list[float]]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure  # not pyplot: no GUI backend, nothing global to close
     from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(9, 5))
+    fig = Figure(figsize=(9, 5))
+    ax = fig.subplots()
     for index, (name, (epochs, losses)) in enumerate(curves.items()):
         style = ("-", "--", ":")[index // 10 % 3]
-        ax.plot(epochs, losses, style, marker="o", markersize=3, color=plt.get_cmap("tab10")(index % 10), label=name)
+        ax.plot(epochs, losses, style, marker="o", markersize=3, color=colormaps["tab10"](index % 10), label=name)
     ax.set(xlabel="epoch", ylabel="validation loss", title="Validation loss per epoch (legend: best first)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
@@ -85,7 +84,6 @@ def plot_curves(curves: dict[str, tuple[list[int], list[float]]], path: Path) ->
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
 
 
 def render_report(
@@ -94,8 +92,7 @@ def render_report(
     """The report's markdown; ``failures`` maps the experiments that failed or did not run now to why."""
     baseline_row, rows = experiment_rows(shown, baseline)
     ranked = ranked_rows(grid, rows)
-    committed = flat_params(baseline_row)
-    others = sorted(set().union(*(changed_keys(row, committed) for row in ranked)) - set(grid.keys))
+    others = sorted(set().union(*(changed_params(row, baseline_row) for row in ranked)) - set(grid.keys))
     keys = [*grid.keys, *others]
     header = ["#", "experiment", *(f"`{key}`" for key in keys), *(column for column, _, _ in METRICS)]
     lines = [
@@ -126,10 +123,7 @@ def render_report(
     if figure is not None:
         lines += [f"![Validation loss per epoch of every experiment]({figure.name})", ""]
     missing = "no result in `dvc exp show` for this commit (not run yet, or it failed)"
-    failed = {
-        **failures,
-        **{e.name: missing for e in grid.experiments if e.name not in rows and e.name not in failures},
-    }
+    failed = failures | {e.name: missing for e in grid.experiments if e.name not in rows and e.name not in failures}
     if failed:
         lines += ["## Failed or not run", "", *(f"- `{name}` — {why}" for name, why in failed.items()), ""]
     if ranked:
@@ -174,13 +168,10 @@ def write_report(
             f"`dvc exp pull` them, or run the whole grid to replace it",
             flush=True,
         )
-    curves = {row["name"]: val_loss_curve(str(row.get("rev"))) for row in ranked}
-    curves = {name: curve for name, curve in curves.items() if curve[0]}
-    figure: Path | None = figure_path(out)
+    curves = {row["name"]: curve for row in ranked if (curve := val_loss_curve(str(row.get("rev"))))[0]}
+    figure = figure_path(out)
     figure.unlink(missing_ok=True)
     if curves:
         plot_curves(curves, figure)
-    else:
-        figure = None
-    write_text(out, render_report(grid, grid_path, baseline, shown, failures, figure))
+    write_text(out, render_report(grid, grid_path, baseline, shown, failures, figure if curves else None))
     return out
