@@ -93,8 +93,7 @@ def load_grid(path: Path) -> Grid:
         name = "-".join(label for label, _ in combination)
         check_name(name)
         experiments.append(Experiment(name, defaults | {k: v for _, o in combination for k, v in o.items()}))
-    names = [exp.name for exp in experiments]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
+    duplicates = sorted(name for name, n in Counter(exp.name for exp in experiments).items() if n > 1)
     if duplicates:
         raise GridError(f"{path}: experiment names repeat: {', '.join(duplicates)} (make the labels unique)")
     return Grid(tuple(keys), tuple(experiments))
@@ -138,10 +137,9 @@ def run_experiment(exp: Experiment, baseline: str, log_dir: Path) -> Outcome:
         log = f"$ {shlex.join(run_command(exp))}\n# exit status {done.returncode}\n\n{done.stdout}\n{done.stderr}"
         write_text(log_dir / f"{exp.name}.log", log)
     finally:
-        if had_one and done is not None and done.returncode == 0:
-            command([*DVC, "exp", "remove", backup])
-        elif had_one:
-            command([*DVC, "exp", "rename", "-f", backup, exp.name])
+        if had_one:
+            ran = done is not None and done.returncode == 0
+            command([*DVC, "exp", "remove", backup] if ran else [*DVC, "exp", "rename", "-f", backup, exp.name])
     seconds = time.monotonic() - start
     if done.returncode == 0:
         return Outcome(exp.name, OK, seconds=seconds)
@@ -211,13 +209,8 @@ def stage_inputs(dvc_yaml: Path = Path("dvc.yaml")) -> list[str]:
     written = paths("outs", "metrics", "plots")
     sources = {dep for dep in paths("deps") if not any(dep == out or dep.startswith(out + "/") for out in written)}
     # A params entry is a key of params.yaml, or a {file: keys} mapping.
-    params = {
-        str(file)
-        for stage in stages
-        for entry in stage.get("params") or []
-        if isinstance(entry, dict)
-        for file in entry
-    }
+    mappings = [entry for stage in stages for entry in stage.get("params") or [] if isinstance(entry, dict)]
+    params = {str(file) for mapping in mappings for file in mapping}
     # A module the code imports but dvc.yaml does not list would be missing from a --temp copy too.
     folders = {str(Path(dep).parent) for dep in sources if dep.endswith(".py") and Path(dep).parent != Path(".")}
     return sorted({str(dvc_yaml), "params.yaml", *params, *sources, *folders})
