@@ -85,6 +85,6 @@ def cell(value: Any, column: str = "") -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])

@@ -95,51 +95,45 @@ def render_report(
     others = sorted(set().union(*(changed_params(row, baseline_row) for row in ranked)) - set(grid.keys))
     keys = [*grid.keys, *others]
     header = ["#", "experiment", *(f"`{key}`" for key in keys), *(column for column, _, _ in METRICS)]
-    lines = [
+    blocks = [
         f"# Experiment grid: {grid_path}",
-        "",
         f"{len(ranked)} of {len(grid.experiments)} experiments of `{grid_path}` derived from commit "
         f"`{baseline[:7]}`, best validation accuracy first. Every number comes from `dvc exp show --json`; "
         "val loss and accuracy are those of the restored best epoch.",
-        "",
     ]
     if ranked:
         best = ranked[0]
-        lines += [
+        blocks.append(
             f"**Best: `{best['name']}`** — val accuracy {cell(metric_of(best, *METRICS[0][1:]), 'accuracy')}, "
-            f"test accuracy {cell(metric_of(best, *METRICS[2][1:]), 'accuracy')}.",
-            "",
-        ]
+            f"test accuracy {cell(metric_of(best, *METRICS[2][1:]), 'accuracy')}."
+        )
     if others:
-        lines += [
+        blocks.append(
             f"**Not from the committed params:** {', '.join(f'`{key}`' for key in others)} "
             f"differ from commit `{baseline[:7]}` in some experiments although the grid does not set them "
-            "(shown after the grid's columns).",
-            "",
-        ]
+            "(shown after the grid's columns)."
+        )
     elif ranked:
-        lines += [f"Every param the grid does not set is the committed one of `{baseline[:7]}`.", ""]
-    lines += [*table(header, table_rows(keys, ranked, baseline_row)), ""]
+        blocks.append(f"Every param the grid does not set is the committed one of `{baseline[:7]}`.")
+    blocks.append(table(header, table_rows(keys, ranked, baseline_row)))
     if figure is not None:
-        lines += [f"![Validation loss per epoch of every experiment]({figure.name})", ""]
+        blocks.append(f"![Validation loss per epoch of every experiment]({figure.name})")
     missing = "no result in `dvc exp show` for this commit (not run yet, or it failed)"
     failed = failures | {e.name: missing for e in grid.experiments if e.name not in rows and e.name not in failures}
     if failed:
-        lines += ["## Failed or not run", "", *(f"- `{name}` — {why}" for name, why in failed.items()), ""]
+        blocks += ["## Failed or not run", "\n".join(f"- `{name}` — {why}" for name, why in failed.items())]
     if ranked:
-        lines += [
+        blocks += [
             "## Compare",
-            "",
             "Interactive loss and accuracy curves and confusion matrices of these experiments, best first:",
-            "",
-            "```bash",
-            f"dvc plots diff {' '.join(row['name'] for row in ranked)}",
-            "dvc exp show --only-changed",
-            f"dvc exp apply {ranked[0]['name']}   # bring the best one into the workspace",
+            "```bash\n"
+            f"dvc plots diff {' '.join(row['name'] for row in ranked)}\n"
+            "dvc exp show --only-changed\n"
+            f"dvc exp apply {ranked[0]['name']}   # bring the best one into the workspace\n"
             "```",
-            "",
         ]
-    return "\n".join([*lines, f"*Written {datetime.now().isoformat(timespec='seconds')} by `luckybag grid`.*", ""])
+    blocks.append(f"*Written {datetime.now().isoformat(timespec='seconds')} by `luckybag grid`.*")
+    return "\n\n".join(blocks) + "\n"
 
 
 def figure_path(out: Path) -> Path:

@@ -68,22 +68,19 @@ def write_report(base: str, rev: str, out: Path) -> None:
     # The stages whose outputs in the workspace do not match their params and code: a warning.
     stale = ", ".join(f"`{name}`" for name in dvc_json(["status"]) or {}) if rev == WORKSPACE else ""
     changed = len(md_rows(params))
-    lines = [f"# Pipeline report: {labels[rev]} vs {labels[base]}", ""]
+    blocks = [f"# Pipeline report: {labels[rev]} vs {labels[base]}"]
     if stale:
-        lines += [f"> **Warning:** `dvc status` lists changes in {stale}: run `make repro` for up-to-date metrics.", ""]
-    lines += [f"**{headline(metrics)}**", ""] if headline(metrics) else []
-    lines += [
+        blocks.append(f"> **Warning:** `dvc status` lists changes in {stale}: run `make repro` for up-to-date metrics.")
+    if headline(metrics):
+        blocks.append(f"**{headline(metrics)}**")
+    blocks += [
         f"From `dvc params diff {' '.join(revs)} --md` and `dvc metrics diff {' '.join(revs)} --all --md`; "
         "Change = new − old.",
-        "",
         f"## Params ({changed} changed)",
-        "",
         params.strip() if changed else "No params changed.",
-        "",
         "## Metrics",
-        "",
         metrics.strip() if md_rows(metrics) else "No metrics in either revision.",
-        "",
+        "## Plots",
+        table([labels[base], labels[rev]], plot_rows(base, rev, labels, out.parent)),
     ]
-    rows = plot_rows(base, rev, labels, out.parent)
-    write_text(out, "\n".join([*lines, "## Plots", "", *table([labels[base], labels[rev]], rows), ""]))
+    write_text(out, "\n\n".join(blocks) + "\n")
