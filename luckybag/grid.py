@@ -235,15 +235,6 @@ def check_committed(paths: Sequence[str]) -> None:
         )
 
 
-def baseline_commit() -> str:
-    if not Path("dvc.yaml").is_file():
-        raise GridError("no dvc.yaml here: run from the project's root")
-    try:
-        return resolve_rev("HEAD")
-    except LuckybagError:
-        raise GridError("no commit yet: experiments need a baseline commit (git commit first)") from None
-
-
 def run(grid_path: Path, only: list[str] | None, report: Path, *, report_only: bool, dry: bool, jobs: int = 1) -> int:
     """Run the grid (or ``only`` some of it), print a summary and write the report; 0 ok, 1 failures, 130 interrupted."""
     grid = load_grid(grid_path)
@@ -251,7 +242,12 @@ def run(grid_path: Path, only: list[str] | None, report: Path, *, report_only: b
     if dry:
         print(*(shlex.join(run_command(exp)) for exp in experiments), sep="\n")
         return 0
-    baseline = baseline_commit()
+    if not Path("dvc.yaml").is_file():
+        raise GridError("no dvc.yaml here: run from the project's root")
+    try:
+        baseline = resolve_rev("HEAD")
+    except LuckybagError:
+        raise GridError("no commit yet: experiments need a baseline commit (git commit first)") from None
     outcomes: list[Outcome] = []
     if not report_only:
         check_committed(stage_inputs())
