@@ -72,8 +72,7 @@ def plot_curves(curves: dict[str, tuple[list[int], list[float]]], path: Path) ->
     from matplotlib.figure import Figure  # not pyplot: no GUI backend, nothing global to close
     from matplotlib.ticker import MaxNLocator
 
-    fig = Figure(figsize=(9, 5))
-    ax = fig.subplots()
+    ax = Figure(figsize=(9, 5), layout="tight").subplots()
     for index, (name, (epochs, losses)) in enumerate(curves.items()):
         style = ("-", "--", ":")[index // 10 % 3]
         ax.plot(epochs, losses, style, marker="o", markersize=3, color=colormaps["tab10"](index % 10), label=name)
@@ -81,9 +80,8 @@ def plot_curves(curves: dict[str, tuple[list[int], list[float]]], path: Path) ->
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+        ax.figure.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
 
 
 def render_report(
