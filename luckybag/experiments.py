@@ -30,10 +30,7 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested params as dotted keys (``train.cnn.filters``); lists stay values."""
     flat: dict[str, Any] = {}
     for key, value in data.items():
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
+        flat |= flatten(value, f"{prefix}{key}.") if isinstance(value, dict) and value else {f"{prefix}{key}": value}
     return flat
 
 
