@@ -164,7 +164,7 @@ def run_grid(experiments: Sequence[Experiment], baseline: str, log_dir: Path, jo
                     return
                 index, exp = waiting.pop(0)
             progress = f"[{index}/{len(experiments)}] {exp.name}:"
-            print(progress, "running", flush=True)
+            print(f"{progress} running\n", end="", flush=True)  # one write each: parallel runs' lines stay whole
             try:
                 outcome = run_experiment(exp, baseline, log_dir)
             except LuckybagError as err:
@@ -173,7 +173,7 @@ def run_grid(experiments: Sequence[Experiment], baseline: str, log_dir: Path, jo
                 outcome = Outcome(exp.name, FAILED, "interrupted")
             took = f"{outcome.seconds:.0f} s"
             result = f"ok ({took})" if outcome.status == OK else f"FAILED after {took}: {outcome.reason}"
-            print(progress, "interrupted" if outcome.reason == "interrupted" else result, flush=True)
+            print(f"{progress} {'interrupted' if outcome.reason == 'interrupted' else result}\n", end="", flush=True)
             outcomes[exp.name] = outcome
 
     workers = [threading.Thread(target=worker, name=f"grid-{n}") for n in range(min(jobs, len(experiments)))]
