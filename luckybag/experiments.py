@@ -30,10 +30,7 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested params as dotted keys (``train.cnn.filters``); lists stay values."""
     flat: dict[str, Any] = {}
     for key, value in data.items():
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
+        flat |= flatten(value, f"{prefix}{key}.") if isinstance(value, dict) and value else {f"{prefix}{key}": value}
     return flat
 
 
@@ -42,10 +39,10 @@ def flat_params(row: dict[str, Any] | None) -> dict[str, Any]:
     return flatten(data) if isinstance(data, dict) else {}
 
 
-def changed_keys(row: dict[str, Any], committed: dict[str, Any]) -> set[str]:
-    """The params keys whose value in ``row`` differs from the committed params (added and removed too)."""
-    params = flat_params(row)
-    return {key for key in params.keys() | committed.keys() if params.get(key, MISSING) != committed.get(key, MISSING)}
+def changed_params(row: dict[str, Any], baseline_row: dict[str, Any] | None) -> dict[str, Any]:
+    """The params whose value in ``row`` differs from the baseline's, by key: added, changed, removed (MISSING)."""
+    new, old = flat_params(row), flat_params(baseline_row)
+    return {key: new.get(key, MISSING) for key in sorted(new | old) if new.get(key, MISSING) != old.get(key, MISSING)}
 
 
 def experiment_rows(shown: Any, baseline: str) -> tuple[dict[str, Any] | None, dict[str, dict[str, Any]]]:
@@ -65,9 +62,8 @@ def experiment_rows(shown: Any, baseline: str) -> tuple[dict[str, Any] | None, d
 
 
 def number(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
+    finite = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if finite else None
 
 
 def cell(value: Any, column: str = "") -> str:
@@ -80,13 +76,12 @@ def cell(value: Any, column: str = "") -> str:
         return f"{value:.4f}"
     if number(value) is not None and isinstance(value, int) and column == "parameters":
         return f"{value:,}"
-    if value is None or isinstance(value, (bool, list, dict)):
-        value = json.dumps(value)
-    elif isinstance(value, float):
+    if isinstance(value, float):
         return format(value, ".6g")
-    return str(value).replace("|", "\\|").replace("\n", " ")
+    text = json.dumps(value) if value is None or isinstance(value, bool | list | dict) else str(value)
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])

@@ -93,8 +93,7 @@ def load_grid(path: Path) -> Grid:
         name = "-".join(label for label, _ in combination)
         check_name(name)
         experiments.append(Experiment(name, defaults | {k: v for _, o in combination for k, v in o.items()}))
-    names = [exp.name for exp in experiments]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
+    duplicates = sorted(name for name, n in Counter(exp.name for exp in experiments).items() if n > 1)
     if duplicates:
         raise GridError(f"{path}: experiment names repeat: {', '.join(duplicates)} (make the labels unique)")
     return Grid(tuple(keys), tuple(experiments))
@@ -138,10 +137,9 @@ def run_experiment(exp: Experiment, baseline: str, log_dir: Path) -> Outcome:
         log = f"$ {shlex.join(run_command(exp))}\n# exit status {done.returncode}\n\n{done.stdout}\n{done.stderr}"
         write_text(log_dir / f"{exp.name}.log", log)
     finally:
-        if had_one and done is not None and done.returncode == 0:
-            command([*DVC, "exp", "remove", backup])
-        elif had_one:
-            command([*DVC, "exp", "rename", "-f", backup, exp.name])
+        if had_one:
+            ran = done is not None and done.returncode == 0
+            command([*DVC, "exp", "remove", backup] if ran else [*DVC, "exp", "rename", "-f", backup, exp.name])
     seconds = time.monotonic() - start
     if done.returncode == 0:
         return Outcome(exp.name, OK, seconds=seconds)
@@ -166,7 +164,7 @@ def run_grid(experiments: Sequence[Experiment], baseline: str, log_dir: Path, jo
                     return
                 index, exp = waiting.pop(0)
             progress = f"[{index}/{len(experiments)}] {exp.name}:"
-            print(progress, "running", flush=True)
+            print(f"{progress} running\n", end="", flush=True)  # one write each: parallel runs' lines stay whole
             try:
                 outcome = run_experiment(exp, baseline, log_dir)
             except LuckybagError as err:
@@ -175,7 +173,7 @@ def run_grid(experiments: Sequence[Experiment], baseline: str, log_dir: Path, jo
                 outcome = Outcome(exp.name, FAILED, "interrupted")
             took = f"{outcome.seconds:.0f} s"
             result = f"ok ({took})" if outcome.status == OK else f"FAILED after {took}: {outcome.reason}"
-            print(progress, "interrupted" if outcome.reason == "interrupted" else result, flush=True)
+            print(f"{progress} {'interrupted' if outcome.reason == 'interrupted' else result}\n", end="", flush=True)
             outcomes[exp.name] = outcome
 
     workers = [threading.Thread(target=worker, name=f"grid-{n}") for n in range(min(jobs, len(experiments)))]
@@ -211,13 +209,8 @@ def stage_inputs(dvc_yaml: Path = Path("dvc.yaml")) -> list[str]:
     written = paths("outs", "metrics", "plots")
     sources = {dep for dep in paths("deps") if not any(dep == out or dep.startswith(out + "/") for out in written)}
     # A params entry is a key of params.yaml, or a {file: keys} mapping.
-    params = {
-        str(file)
-        for stage in stages
-        for entry in stage.get("params") or []
-        if isinstance(entry, dict)
-        for file in entry
-    }
+    mappings = [entry for stage in stages for entry in stage.get("params") or [] if isinstance(entry, dict)]
+    params = {str(file) for mapping in mappings for file in mapping}
     # A module the code imports but dvc.yaml does not list would be missing from a --temp copy too.
     folders = {str(Path(dep).parent) for dep in sources if dep.endswith(".py") and Path(dep).parent != Path(".")}
     return sorted({str(dvc_yaml), "params.yaml", *params, *sources, *folders})
@@ -242,15 +235,6 @@ def check_committed(paths: Sequence[str]) -> None:
         )
 
 
-def baseline_commit() -> str:
-    if not Path("dvc.yaml").is_file():
-        raise GridError("no dvc.yaml here: run from the project's root")
-    try:
-        return resolve_rev("HEAD")
-    except LuckybagError:
-        raise GridError("no commit yet: experiments need a baseline commit (git commit first)") from None
-
-
 def run(grid_path: Path, only: list[str] | None, report: Path, *, report_only: bool, dry: bool, jobs: int = 1) -> int:
     """Run the grid (or ``only`` some of it), print a summary and write the report; 0 ok, 1 failures, 130 interrupted."""
     grid = load_grid(grid_path)
@@ -258,7 +242,12 @@ def run(grid_path: Path, only: list[str] | None, report: Path, *, report_only: b
     if dry:
         print(*(shlex.join(run_command(exp)) for exp in experiments), sep="\n")
         return 0
-    baseline = baseline_commit()
+    if not Path("dvc.yaml").is_file():
+        raise GridError("no dvc.yaml here: run from the project's root")
+    try:
+        baseline = resolve_rev("HEAD")
+    except LuckybagError:
+        raise GridError("no commit yet: experiments need a baseline commit (git commit first)") from None
     outcomes: list[Outcome] = []
     if not report_only:
         check_committed(stage_inputs())

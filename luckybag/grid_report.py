@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from luckybag.experiments import cell, changed_keys, experiment_rows, flat_params, metric_of, number, param_of, table
+from luckybag.experiments import cell, changed_params, experiment_rows, metric_of, number, param_of, table
 from luckybag.io import atomic_path, write_text
 from luckybag.tools import dvc_json, git_file
 
@@ -68,24 +68,20 @@ def val_loss_curve(rev: str) -> tuple[list[int], list[float]]:
 
 
 def plot_curves(curves: dict[str, tuple[list[int], list[float]]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure  # not pyplot: no GUI backend, nothing global to close
     from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(9, 5))
+    ax = Figure(figsize=(9, 5), layout="tight").subplots()
     for index, (name, (epochs, losses)) in enumerate(curves.items()):
         style = ("-", "--", ":")[index // 10 % 3]
-        ax.plot(epochs, losses, style, marker="o", markersize=3, color=plt.get_cmap("tab10")(index % 10), label=name)
+        ax.plot(epochs, losses, style, marker="o", markersize=3, color=colormaps["tab10"](index % 10), label=name)
     ax.set(xlabel="epoch", ylabel="validation loss", title="Validation loss per epoch (legend: best first)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
+        ax.figure.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
 
 
 def render_report(
@@ -94,58 +90,48 @@ def render_report(
     """The report's markdown; ``failures`` maps the experiments that failed or did not run now to why."""
     baseline_row, rows = experiment_rows(shown, baseline)
     ranked = ranked_rows(grid, rows)
-    committed = flat_params(baseline_row)
-    others = sorted(set().union(*(changed_keys(row, committed) for row in ranked)) - set(grid.keys))
+    others = sorted(set().union(*(changed_params(row, baseline_row) for row in ranked)) - set(grid.keys))
     keys = [*grid.keys, *others]
     header = ["#", "experiment", *(f"`{key}`" for key in keys), *(column for column, _, _ in METRICS)]
-    lines = [
+    blocks = [
         f"# Experiment grid: {grid_path}",
-        "",
         f"{len(ranked)} of {len(grid.experiments)} experiments of `{grid_path}` derived from commit "
         f"`{baseline[:7]}`, best validation accuracy first. Every number comes from `dvc exp show --json`; "
         "val loss and accuracy are those of the restored best epoch.",
-        "",
     ]
     if ranked:
         best = ranked[0]
-        lines += [
+        blocks.append(
             f"**Best: `{best['name']}`** — val accuracy {cell(metric_of(best, *METRICS[0][1:]), 'accuracy')}, "
-            f"test accuracy {cell(metric_of(best, *METRICS[2][1:]), 'accuracy')}.",
-            "",
-        ]
+            f"test accuracy {cell(metric_of(best, *METRICS[2][1:]), 'accuracy')}."
+        )
     if others:
-        lines += [
+        blocks.append(
             f"**Not from the committed params:** {', '.join(f'`{key}`' for key in others)} "
             f"differ from commit `{baseline[:7]}` in some experiments although the grid does not set them "
-            "(shown after the grid's columns).",
-            "",
-        ]
+            "(shown after the grid's columns)."
+        )
     elif ranked:
-        lines += [f"Every param the grid does not set is the committed one of `{baseline[:7]}`.", ""]
-    lines += [*table(header, table_rows(keys, ranked, baseline_row)), ""]
+        blocks.append(f"Every param the grid does not set is the committed one of `{baseline[:7]}`.")
+    blocks.append(table(header, table_rows(keys, ranked, baseline_row)))
     if figure is not None:
-        lines += [f"![Validation loss per epoch of every experiment]({figure.name})", ""]
+        blocks.append(f"![Validation loss per epoch of every experiment]({figure.name})")
     missing = "no result in `dvc exp show` for this commit (not run yet, or it failed)"
-    failed = {
-        **failures,
-        **{e.name: missing for e in grid.experiments if e.name not in rows and e.name not in failures},
-    }
+    failed = failures | {e.name: missing for e in grid.experiments if e.name not in rows and e.name not in failures}
     if failed:
-        lines += ["## Failed or not run", "", *(f"- `{name}` — {why}" for name, why in failed.items()), ""]
+        blocks += ["## Failed or not run", "\n".join(f"- `{name}` — {why}" for name, why in failed.items())]
     if ranked:
-        lines += [
+        blocks += [
             "## Compare",
-            "",
             "Interactive loss and accuracy curves and confusion matrices of these experiments, best first:",
-            "",
-            "```bash",
-            f"dvc plots diff {' '.join(row['name'] for row in ranked)}",
-            "dvc exp show --only-changed",
-            f"dvc exp apply {ranked[0]['name']}   # bring the best one into the workspace",
+            "```bash\n"
+            f"dvc plots diff {' '.join(row['name'] for row in ranked)}\n"
+            "dvc exp show --only-changed\n"
+            f"dvc exp apply {ranked[0]['name']}   # bring the best one into the workspace\n"
             "```",
-            "",
         ]
-    return "\n".join([*lines, f"*Written {datetime.now().isoformat(timespec='seconds')} by `luckybag grid`.*", ""])
+    blocks.append(f"*Written {datetime.now().isoformat(timespec='seconds')} by `luckybag grid`.*")
+    return "\n\n".join(blocks) + "\n"
 
 
 def figure_path(out: Path) -> Path:
@@ -174,13 +160,10 @@ def write_report(
             f"`dvc exp pull` them, or run the whole grid to replace it",
             flush=True,
         )
-    curves = {row["name"]: val_loss_curve(str(row.get("rev"))) for row in ranked}
-    curves = {name: curve for name, curve in curves.items() if curve[0]}
-    figure: Path | None = figure_path(out)
+    curves = {row["name"]: curve for row in ranked if (curve := val_loss_curve(str(row.get("rev"))))[0]}
+    figure = figure_path(out)
     figure.unlink(missing_ok=True)
     if curves:
         plot_curves(curves, figure)
-    else:
-        figure = None
-    write_text(out, render_report(grid, grid_path, baseline, shown, failures, figure))
+    write_text(out, render_report(grid, grid_path, baseline, shown, failures, figure if curves else None))
     return out

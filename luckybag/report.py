@@ -22,21 +22,11 @@ def md_rows(markdown: str) -> list[list[str]]:
 
 def headline(metrics: str) -> str:
     """``val.accuracy OLD → NEW (CHANGE)`` and the same for test accuracy, from DVC's metrics table."""
-    found = {(row[0], row[1]): row[2:] for row in md_rows(metrics) if len(row) == 5}
-    parts = []
-    for key in HEADLINE:
-        if ("metrics/eval.json", key) in found:
-            old, new, change = found["metrics/eval.json", key]
-            parts.append(f"{key} {old} → {new} ({'no change' if old == new else change})")
-    return "; ".join(parts)
-
-
-def stale_note() -> list[str]:
-    """A warning when the workspace's outputs do not match its params and code (``dvc status``)."""
-    stages = ", ".join(f"`{name}`" for name in dvc_json(["status"]) or {})
-    if not stages:
-        return []
-    return [f"> **Warning:** `dvc status` lists changes in {stages}: run `make repro` for up-to-date metrics.", ""]
+    found = {row[1]: row[2:] for row in md_rows(metrics) if len(row) == 5 and row[0] == "metrics/eval.json"}
+    changes = [(key, *found[key]) for key in HEADLINE if key in found]
+    return "; ".join(
+        f"{key} {old} → {new} ({'no change' if old == new else change})" for key, old, new, change in changes
+    )
 
 
 def plot_rows(base: str, rev: str, labels: dict[str, str], out_dir: Path) -> list[list[str]]:
@@ -75,22 +65,22 @@ def write_report(base: str, rev: str, out: Path) -> None:
     revs = [base] if rev == WORKSPACE else [base, rev]
     params = command(["dvc", "params", "diff", *revs, "--md"])
     metrics = command(["dvc", "metrics", "diff", *revs, "--all", "--md"])
+    # The stages whose outputs in the workspace do not match their params and code: a warning.
+    stale = ", ".join(f"`{name}`" for name in dvc_json(["status"]) or {}) if rev == WORKSPACE else ""
     changed = len(md_rows(params))
-    lines = [f"# Pipeline report: {labels[rev]} vs {labels[base]}", ""]
-    lines += stale_note() if rev == WORKSPACE else []
-    lines += [f"**{headline(metrics)}**", ""] if headline(metrics) else []
-    lines += [
+    blocks = [f"# Pipeline report: {labels[rev]} vs {labels[base]}"]
+    if stale:
+        blocks.append(f"> **Warning:** `dvc status` lists changes in {stale}: run `make repro` for up-to-date metrics.")
+    if headline(metrics):
+        blocks.append(f"**{headline(metrics)}**")
+    blocks += [
         f"From `dvc params diff {' '.join(revs)} --md` and `dvc metrics diff {' '.join(revs)} --all --md`; "
         "Change = new − old.",
-        "",
         f"## Params ({changed} changed)",
-        "",
         params.strip() if changed else "No params changed.",
-        "",
         "## Metrics",
-        "",
         metrics.strip() if md_rows(metrics) else "No metrics in either revision.",
-        "",
+        "## Plots",
+        table([labels[base], labels[rev]], plot_rows(base, rev, labels, out.parent)),
     ]
-    rows = plot_rows(base, rev, labels, out.parent)
-    write_text(out, "\n".join([*lines, "## Plots", "", *table([labels[base], labels[rev]], rows), ""]))
+    write_text(out, "\n\n".join(blocks) + "\n")
