@@ -152,10 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     raw = argparse.RawDescriptionHelpFormatter  # the descriptions and examples as written
     sub = {}
-    for name, (handler, summary, description, example) in COMMANDS.items():
+    for name, (_handler, summary, description, example) in COMMANDS.items():
         epilog = f"example:\n  {example}"
         sub[name] = commands.add_parser(name, help=summary, description=description, epilog=epilog, formatter_class=raw)
-        sub[name].set_defaults(func=handler)
     add_inputs(sub["predict"], 3, "classes shown per item (default: 3)")
     add_inputs(sub["bag"], NUM_CLASSES, f"classes shown, most expected first (default: all {NUM_CLASSES})")
     sub["check-params"].add_argument("params", nargs="?", default="params.yaml", help="default: %(default)s")
@@ -183,4 +182,4 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return reported(lambda: args.func(args), status=2)
+    return reported(lambda: COMMANDS[args.command][0](args), status=2)

@@ -38,10 +38,6 @@ class DataError(LuckybagError):
     """A data file is missing, corrupt or not what Fashion-MNIST looks like."""
 
 
-class _SourceFailed(Exception):
-    """This source gave nothing valid (the message says why); try the next one."""
-
-
 def default_sources(mirror: str | None) -> list[str]:
     """Where to look, in order: the mirror from params, Debian's package, the official URLs."""
     return ([mirror] if mirror else []) + [str(DEBIAN_DIR), OFFICIAL_URL]
@@ -62,21 +58,21 @@ def _fetch_url(url: str, dest: Path, timeout: float) -> None:
 
 
 def _copy_from(source: str, name: str, dest: Path, timeout: float, sha256: str) -> None:
-    """Copy ``name.gz`` from ``source`` into ``dest`` and check its content, or raise _SourceFailed."""
+    """Copy ``name.gz`` from ``source`` into ``dest`` and check its content; a DataError says why this source failed."""
     try:
         if source.startswith(("http://", "https://", "file://")):
             _fetch_url(source.rstrip("/") + f"/{name}.gz", dest, timeout)
         else:
             shutil.copyfile(Path(source) / f"{name}.gz", dest)
     except (OSError, ValueError, http.client.HTTPException) as err:  # IncompleteRead: the connection broke
-        raise _SourceFailed(f"{type(err).__name__}: {getattr(err, 'reason', None) or err}") from None
+        raise DataError(f"{type(err).__name__}: {getattr(err, 'reason', None) or err}") from None
     try:
         with gzip.open(dest, "rb") as fh:
             digest = hashlib.sha256(fh.read()).hexdigest()  # at most 47 MB
     except (OSError, EOFError, zlib.error) as err:
-        raise _SourceFailed(f"not a readable gzip file ({err})") from None
+        raise DataError(f"not a readable gzip file ({err})") from None
     if digest != sha256:
-        raise _SourceFailed("SHA-256 of the decompressed content does not match")
+        raise DataError("SHA-256 of the decompressed content does not match")
 
 
 def fetch_file(name: str, sources: list[str], out_dir: Path, timeout: float = 30.0, sha256: str | None = None) -> str:
@@ -87,7 +83,7 @@ def fetch_file(name: str, sources: list[str], out_dir: Path, timeout: float = 30
             with atomic_path(out_dir / f"{name}.gz") as tmp:  # a failed source's partial file is rolled back
                 _copy_from(source, name, tmp, timeout, sha256 or FILES[name])
             return source
-        except _SourceFailed as failure:
+        except DataError as failure:  # from _copy_from: try the next source
             tried.append(f"{source} ({failure})")
     raise DataError(f"{name}.gz: no source gave a valid copy; tried {'; '.join(tried)}; {HOW_TO_GET}")
 
