@@ -42,14 +42,8 @@ def border(image: np.ndarray) -> np.ndarray:
     return image[ring]
 
 
-def invert_hint(name: str, invert: bool, seen: str | None = None) -> str:
+def invert_hint(name: str, invert: bool, seen: str) -> str:
     """The one-line warning for an image that looks inverted; ``seen`` says what was noticed."""
-    if seen is None:
-        seen = (
-            "after --invert the background is mostly bright"
-            if invert
-            else "the background is mostly bright (a dark item on a light background?)"
-        )
     advice = "try --background dark" if invert else "try --invert (--background light) or --background auto"
     return f"{name}: {seen}; the model expects a light item on a black background: {advice}"
 
@@ -102,5 +96,8 @@ def prepare_image(img: PILImage.Image, background: str, name: str) -> tuple[np.n
     if background != "auto" and cutout and light_item == invert:
         hint = invert_hint(name, invert, f"a {'light' if invert else 'dark'} item on a transparent background")
     elif background != "auto" and not cutout and np.mean(border(gray) >= BRIGHT) > 0.5:
-        hint = invert_hint(name, invert)
+        seen = "the background is mostly bright"
+        hint = invert_hint(
+            name, invert, f"after --invert {seen}" if invert else f"{seen} (a dark item on a light background?)"
+        )
     return to_training_look(gray), "light" if invert else "dark", hint

@@ -10,8 +10,8 @@ import subprocess
 import tarfile
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from luckybag.errors import LuckybagError
 from luckybag.io import write_text
@@ -24,16 +24,11 @@ PLOTS_PLACEHOLDER = "{plot_divs}"
 DVC_PLACEHOLDERS = ("{plot_divs}", "{scripts}", "{refresh_tag}")
 
 
-@dataclass(frozen=True)
-class Bundle:
+class Bundle(NamedTuple):
     """One npm package's UMD browser build, pinned by version and tarball SHA-512."""
 
     spec: str  # name@version
     integrity: str
-
-    @property
-    def build(self) -> str:
-        return f"package/build/{self.spec.rpartition('@')[0]}.min.js"
 
 
 # Vega-Lite 5 for DVC's templates ($schema vega-lite/v5); the same majors as DVC's CDN page, newest minors.
@@ -133,6 +128,7 @@ def build_template(out: Path) -> None:
         codes, licenses = [], []
         for bundle in BUNDLES:
             tarball = pack(bundle, Path(scratch))
-            codes.append(read_member(tarball, bundle.build) or "")
+            build = f"package/build/{bundle.spec.rpartition('@')[0]}.min.js"  # the UMD browser build
+            codes.append(read_member(tarball, build) or "")
             licenses.append(license_note(bundle, tarball))
         write_text(out, render_template(codes, licenses))
