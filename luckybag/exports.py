@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 
@@ -65,8 +64,7 @@ def save_all(served: Any, out_dir: Path) -> dict[str, Path]:
     return paths
 
 
-@contextlib.contextmanager
-def _variables_in_name_order() -> Iterator[None]:
+def _variables_in_name_order() -> Any:
     """List a SavedModel's variables by name, not in tracing order (which follows object ids, so varies by process).
 
     A private Keras function: if it moves, the clean-rerun test says so.
@@ -79,11 +77,7 @@ def _variables_in_name_order() -> Iterator[None]:
         trainable, non_trainable = listed(fns)
         return sorted(trainable, key=lambda v: v.name), sorted(non_trainable, key=lambda v: v.name)
 
-    archive._list_variables_used_by_fns = in_name_order
-    try:
-        yield
-    finally:
-        archive._list_variables_used_by_fns = listed
+    return mock.patch.object(archive, "_list_variables_used_by_fns", in_name_order)
 
 
 def _reproducible_fingerprint(path: Path) -> None:

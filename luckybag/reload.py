@@ -136,15 +136,13 @@ class _Forked:
         self.stdin = os.fdopen(write, "w")
 
     def poll(self) -> int | None:
+        return self.wait(os.WNOHANG)
+
+    def wait(self, flags: int = 0) -> int | None:
         if self.returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            pid, status = os.waitpid(self.pid, flags)
             if pid:
                 self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def wait(self) -> int:
-        if self.returncode is None:
-            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
         return self.returncode
 
     def kill(self) -> None:
@@ -152,7 +150,7 @@ class _Forked:
             os.kill(self.pid, signal.SIGKILL)
 
 
-class Reloads:
+class Reloads(contextlib.AbstractContextManager):
     """Reload processes for ``files`` (format -> its file paths): Keras' and onnxruntime's start at once,
     TensorFlow's when :meth:`fork` is called or else at :meth:`finish`.
 
@@ -167,9 +165,6 @@ class Reloads:
         self._processes: dict[str, subprocess.Popen | _Forked] = {}
         for runtime in ("keras", "onnxruntime"):
             self._start(runtime, fork=False)
-
-    def __enter__(self) -> Reloads:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
