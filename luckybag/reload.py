@@ -14,13 +14,13 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from subprocess import DEVNULL, PIPE, Popen
 from typing import Any
 
 import numpy as np
@@ -162,7 +162,7 @@ class Reloads(contextlib.AbstractContextManager):
         self._images_path = images_path
         self._tmp = tempfile.TemporaryDirectory(prefix="luckybag-reload-")
         self._dir = Path(self._tmp.name)
-        self._processes: dict[str, subprocess.Popen | _Forked] = {}
+        self._processes: dict[str, Popen | _Forked] = {}
         for runtime in ("keras", "onnxruntime"):
             self._start(runtime, fork=False)
 
@@ -181,13 +181,8 @@ class Reloads(contextlib.AbstractContextManager):
         env = keras_env("jax")
         env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {FAST_XLA}".strip()
         with open(err_path, "w") as err:  # a file, not a pipe, that can fill up and block
-            self._processes[runtime] = subprocess.Popen(
-                [sys.executable, "-c", _CHILD, *args],
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                text=True,
+            self._processes[runtime] = Popen(
+                [sys.executable, "-c", _CHILD, *args], env=env, stdin=PIPE, stdout=DEVNULL, stderr=err, text=True
             )
 
     def fork(self, runtime: str = "tensorflow") -> None:
