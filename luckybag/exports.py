@@ -11,7 +11,7 @@ import numpy as np
 from luckybag.calibration import Calibration
 from luckybag.contract import CLASS_NAMES, EXPORT_FILES, INPUT_DTYPE, SIDE
 from luckybag.errors import LuckybagError
-from luckybag.io import atomic_dir, atomic_path, reproducible_keras_archive, write_json
+from luckybag.io import atomic_dir, atomic_path, reproducible_keras_archive, write_json, write_text
 
 
 class ExportError(LuckybagError):
@@ -52,11 +52,9 @@ def save_all(served: Any, out_dir: Path) -> dict[str, Path]:
         reproducible_keras_archive(tmp)
     with atomic_path(paths["weights"], suffix=".weights.h5") as tmp:
         served.save_weights(tmp)
-    with atomic_path(paths["architecture"]) as tmp:
-        tmp.write_text(served.to_json(), encoding="utf-8")
-    with atomic_dir(paths["savedmodel"]) as tmp:
-        with _variables_in_name_order():
-            served.export(str(tmp), format="tf_saved_model", verbose=False)
+    write_text(paths["architecture"], served.to_json())
+    with atomic_dir(paths["savedmodel"]) as tmp, _variables_in_name_order():
+        served.export(str(tmp), format="tf_saved_model", verbose=False)
         _reproducible_fingerprint(tmp / "fingerprint.pb")
     with atomic_path(paths["onnx"]) as tmp:
         served.export(str(tmp), format="onnx", verbose=False)
