@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 
 from luckybag.calibration import Calibration
 from luckybag.contract import CLASS_NAMES, EXPORT_FILES, INPUT_DTYPE, SIDE
 from luckybag.errors import LuckybagError
-from luckybag.io import atomic_dir, atomic_path, reproducible_keras_archive, write_json
+from luckybag.io import atomic_dir, atomic_path, reproducible_keras_archive, write_json, write_text
 
 
 class ExportError(LuckybagError):
@@ -53,11 +52,9 @@ def save_all(served: Any, out_dir: Path) -> dict[str, Path]:
         reproducible_keras_archive(tmp)
     with atomic_path(paths["weights"], suffix=".weights.h5") as tmp:
         served.save_weights(tmp)
-    with atomic_path(paths["architecture"]) as tmp:
-        tmp.write_text(served.to_json(), encoding="utf-8")
-    with atomic_dir(paths["savedmodel"]) as tmp:
-        with _variables_in_name_order():
-            served.export(str(tmp), format="tf_saved_model", verbose=False)
+    write_text(paths["architecture"], served.to_json())
+    with atomic_dir(paths["savedmodel"]) as tmp, _variables_in_name_order():
+        served.export(str(tmp), format="tf_saved_model", verbose=False)
         _reproducible_fingerprint(tmp / "fingerprint.pb")
     with atomic_path(paths["onnx"]) as tmp:
         served.export(str(tmp), format="onnx", verbose=False)
@@ -65,8 +62,7 @@ def save_all(served: Any, out_dir: Path) -> dict[str, Path]:
     return paths
 
 
-@contextlib.contextmanager
-def _variables_in_name_order() -> Iterator[None]:
+def _variables_in_name_order() -> Any:
     """List a SavedModel's variables by name, not in tracing order (which follows object ids, so varies by process).
 
     A private Keras function: if it moves, the clean-rerun test says so.
@@ -79,11 +75,7 @@ def _variables_in_name_order() -> Iterator[None]:
         trainable, non_trainable = listed(fns)
         return sorted(trainable, key=lambda v: v.name), sorted(non_trainable, key=lambda v: v.name)
 
-    archive._list_variables_used_by_fns = in_name_order
-    try:
-        yield
-    finally:
-        archive._list_variables_used_by_fns = listed
+    return mock.patch.object(archive, "_list_variables_used_by_fns", in_name_order)
 
 
 def _reproducible_fingerprint(path: Path) -> None:

@@ -14,13 +14,13 @@ import json
 import os
 import re
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from subprocess import DEVNULL, PIPE, Popen
 from typing import Any
 
 import numpy as np
@@ -136,15 +136,13 @@ class _Forked:
         self.stdin = os.fdopen(write, "w")
 
     def poll(self) -> int | None:
+        return self.wait(os.WNOHANG)
+
+    def wait(self, flags: int = 0) -> int | None:
         if self.returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            pid, status = os.waitpid(self.pid, flags)
             if pid:
                 self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def wait(self) -> int:
-        if self.returncode is None:
-            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
         return self.returncode
 
     def kill(self) -> None:
@@ -152,7 +150,7 @@ class _Forked:
             os.kill(self.pid, signal.SIGKILL)
 
 
-class Reloads:
+class Reloads(contextlib.AbstractContextManager):
     """Reload processes for ``files`` (format -> its file paths): Keras' and onnxruntime's start at once,
     TensorFlow's when :meth:`fork` is called or else at :meth:`finish`.
 
@@ -164,12 +162,9 @@ class Reloads:
         self._images_path = images_path
         self._tmp = tempfile.TemporaryDirectory(prefix="luckybag-reload-")
         self._dir = Path(self._tmp.name)
-        self._processes: dict[str, subprocess.Popen | _Forked] = {}
+        self._processes: dict[str, Popen | _Forked] = {}
         for runtime in ("keras", "onnxruntime"):
             self._start(runtime, fork=False)
-
-    def __enter__(self) -> Reloads:
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -186,13 +181,8 @@ class Reloads:
         env = keras_env("jax")
         env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {FAST_XLA}".strip()
         with open(err_path, "w") as err:  # a file, not a pipe, that can fill up and block
-            self._processes[runtime] = subprocess.Popen(
-                [sys.executable, "-c", _CHILD, *args],
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                text=True,
+            self._processes[runtime] = Popen(
+                [sys.executable, "-c", _CHILD, *args], env=env, stdin=PIPE, stdout=DEVNULL, stderr=err, text=True
             )
 
     def fork(self, runtime: str = "tensorflow") -> None:
