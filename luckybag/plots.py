@@ -37,10 +37,9 @@ def read_history(live_dir: Path) -> dict[str, list[float]]:
 
 def confusion_from_rows(rows: list[dict[str, str]]) -> np.ndarray:
     """The confusion matrix (actual x predicted counts) from DVC's confusion rows of class names."""
-    index = {name: i for i, name in enumerate(CLASS_NAMES)}
     matrix = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
     for row in rows:
-        matrix[index[row["actual"]], index[row["predicted"]]] += 1
+        matrix[CLASS_NAMES.index(row["actual"]), CLASS_NAMES.index(row["predicted"])] += 1
     return matrix
 
 
