@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from luckybag.experiments import cell, changed_params, experiment_rows, metric_of, number, param_of, table
-from luckybag.io import atomic_path, write_text
+from luckybag.io import write_text
 from luckybag.tools import dvc_json, git_file
 
 if TYPE_CHECKING:
@@ -57,23 +57,6 @@ def val_loss_curve(rev: str) -> tuple[list[int], list[float]]:
         return [int(float(row["step"])) + 1 for row in rows], [float(row["loss"]) for row in rows]
     except (KeyError, TypeError, ValueError):
         return [], []
-
-
-def plot_curves(curves: dict[str, tuple[list[int], list[float]]], path: Path) -> None:
-    from matplotlib import colormaps
-    from matplotlib.figure import Figure  # not pyplot: no GUI backend, nothing global to close
-    from matplotlib.ticker import MaxNLocator
-
-    ax = Figure(figsize=(9, 5), layout="tight").subplots()
-    for index, (name, (epochs, losses)) in enumerate(curves.items()):
-        style = ("-", "--", ":")[index // 10 % 3]
-        ax.plot(epochs, losses, style, marker="o", markersize=3, color=colormaps["tab10"](index % 10), label=name)
-    ax.set(xlabel="epoch", ylabel="validation loss", title="Validation loss per epoch (legend: best first)")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    with atomic_path(path) as tmp:
-        ax.figure.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
 
 
 def render_report(
@@ -156,6 +139,8 @@ def write_report(
     figure = figure_path(out)
     figure.unlink(missing_ok=True)
     if curves:
-        plot_curves(curves, figure)
+        from luckybag.plots import val_loss_curves  # matplotlib only where there is a figure to draw
+
+        val_loss_curves(curves, figure)
     write_text(out, render_report(grid, grid_path, baseline, shown, failures, figure if curves else None))
     return out
