@@ -8,6 +8,18 @@ from collections.abc import Sequence
 from typing import Any
 
 MISSING = object()
+# The reports' metric columns: (metrics file, key) in `dvc exp show --json`.
+METRICS = {
+    "parameters": ("metrics/train.json", "params_count"),
+    "best epoch": ("metrics/train.json", "best_epoch"),
+    "epochs run": ("metrics/train.json", "epochs_run"),
+    "val accuracy": ("metrics/eval.json", "val.accuracy"),
+    "val loss": ("metrics/eval.json", "val.loss"),
+    "test accuracy": ("metrics/eval.json", "test.accuracy"),
+    "test ECE": ("metrics/eval.json", "test.ece"),
+    "test ECE calibrated": ("metrics/eval.json", "test.calibrated.ece"),
+    "baseline accuracy": ("metrics/baseline.json", "mean_accuracy"),
+}
 
 
 def dig(data: Any, *keys: str) -> Any:
@@ -22,7 +34,8 @@ def param_of(row: dict[str, Any], key: str) -> Any:
     return dig(row, "data", "params", "params.yaml", "data", *key.split("."))
 
 
-def metric_of(row: dict[str, Any], path: str, key: str) -> Any:
+def metric_of(row: dict[str, Any], column: str) -> Any:
+    path, key = METRICS[column]
     return dig(row, "data", "metrics", path, "data", *key.split("."))
 
 

@@ -12,16 +12,8 @@ from luckybag.io import write_text
 from luckybag.tools import ToolError, dvc_json, git_file, resolve_rev
 
 TIMING_FILE = "timings/train.json"
-# (column, metrics file, key): what `dvc exp show` gives per run.
-COLUMNS = [
-    ("parameters", "metrics/train.json", "params_count"),
-    ("best epoch", "metrics/train.json", "best_epoch"),
-    ("epochs run", "metrics/train.json", "epochs_run"),
-    ("val accuracy", "metrics/eval.json", "val.accuracy"),
-    ("test accuracy", "metrics/eval.json", "test.accuracy"),
-    ("test ECE", "metrics/eval.json", "test.ece"),
-    ("test ECE calibrated", "metrics/eval.json", "test.calibrated.ece"),
-]
+# Of experiments.METRICS: what `dvc exp show` gives per run.
+COLUMNS = ["parameters", "best epoch", "epochs run", "val accuracy", "test accuracy", "test ECE", "test ECE calibrated"]
 
 
 def timing(rev: str) -> dict[str, Any]:
@@ -37,12 +29,12 @@ def row_cells(label: str, row: dict[str, Any], times: dict[str, Any]) -> list[st
     seconds, per_epoch = number(times.get("seconds")), number(times.get("seconds_per_epoch"))
     took = "—" if seconds is None else f"{seconds:.0f} s"
     took += "" if seconds is None or per_epoch is None else f" ({per_epoch:.1f} s/epoch)"
-    metrics = [cell(metric_of(row, path, key), column) for column, path, key in COLUMNS]
+    metrics = [cell(metric_of(row, column), column) for column in COLUMNS]
     return [label, cell(param_of(row, "train.backend")), *metrics, took]
 
 
 def render(baseline: str, baseline_row: dict[str, Any], rows: dict[str, dict[str, Any]], names: Sequence[str]) -> str:
-    header = ["run", "backend", *(column for column, _, _ in COLUMNS), "training"]
+    header = ["run", "backend", *COLUMNS, "training"]
     body = [row_cells(f"committed default (`{baseline[:7]}`)", baseline_row, timing(baseline))]
     body += [row_cells(f"`{name}`", rows[name], timing(rows[name]["rev"])) for name in names]
     changes = []

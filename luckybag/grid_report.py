@@ -10,22 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from luckybag.experiments import cell, changed_params, experiment_rows, metric_of, number, param_of, table
-from luckybag.io import atomic_path, write_text
+from luckybag.io import write_text
 from luckybag.tools import dvc_json, git_file
 
 if TYPE_CHECKING:
     from luckybag.grid import Grid
 
 EVAL_LOSS_TSV = "dvclive/plots/metrics/eval/loss.tsv"
-# (column, metrics file, key) from `dvc exp show --json`; the first one sorts the table.
-METRICS = (
-    ("val accuracy", "metrics/eval.json", "val.accuracy"),
-    ("val loss", "metrics/eval.json", "val.loss"),
-    ("test accuracy", "metrics/eval.json", "test.accuracy"),
-    ("best epoch", "metrics/train.json", "best_epoch"),
-    ("epochs run", "metrics/train.json", "epochs_run"),
-)
-BASELINE_METRIC = ("metrics/baseline.json", "mean_accuracy")
+COLUMNS = ("val accuracy", "val loss", "test accuracy", "best epoch", "epochs run")  # of experiments.METRICS
 REPORT_ROW = re.compile(r"^\| \d+ \| `([^`]+)` \|", re.MULTILINE)
 Row = dict[str, Any]
 
@@ -34,7 +26,7 @@ def ranked_rows(grid: Grid, rows: dict[str, Row]) -> list[Row]:
     """The grid's experiments: best validation accuracy first, then lowest loss, then name."""
 
     def key(row: Row) -> tuple[float, float, str]:
-        accuracy, loss = (number(metric_of(row, path, key)) for _, path, key in METRICS[:2])
+        accuracy, loss = (number(metric_of(row, column)) for column in ("val accuracy", "val loss"))
         return (-accuracy if accuracy is not None else math.inf, loss if loss is not None else math.inf, row["name"])
 
     names = {exp.name for exp in grid.experiments}
@@ -45,15 +37,15 @@ def table_rows(keys: list[str], ranked: list[Row], baseline_row: Row | None) -> 
     """One row per experiment, and the baseline's CV mean accuracy as a reference row where it ranks."""
     rows = [
         [str(rank), f"`{row['name']}`", *(cell(param_of(row, key)) for key in keys)]
-        + [cell(metric_of(row, path, key), column) for column, path, key in METRICS]
+        + [cell(metric_of(row, column), column) for column in COLUMNS]
         for rank, row in enumerate(ranked, 1)
     ]
-    reference = number(metric_of(baseline_row or {}, *BASELINE_METRIC))
+    reference = number(metric_of(baseline_row or {}, "baseline accuracy"))
     if reference is not None:
-        accuracies = [number(metric_of(row, *METRICS[0][1:])) for row in ranked]
+        accuracies = [number(metric_of(row, "val accuracy")) for row in ranked]
         position = sum(1 for accuracy in accuracies if accuracy is not None and accuracy >= reference)
         label = "*reference: logistic-regression baseline, CV mean accuracy*"
-        rows.insert(position, ["", label, *[""] * len(keys), f"*{reference:.4f}*", *[""] * (len(METRICS) - 1)])
+        rows.insert(position, ["", label, *[""] * len(keys), f"*{reference:.4f}*", *[""] * (len(COLUMNS) - 1)])
     return rows
 
 
@@ -67,23 +59,6 @@ def val_loss_curve(rev: str) -> tuple[list[int], list[float]]:
         return [], []
 
 
-def plot_curves(curves: dict[str, tuple[list[int], list[float]]], path: Path) -> None:
-    from matplotlib import colormaps
-    from matplotlib.figure import Figure  # not pyplot: no GUI backend, nothing global to close
-    from matplotlib.ticker import MaxNLocator
-
-    ax = Figure(figsize=(9, 5), layout="tight").subplots()
-    for index, (name, (epochs, losses)) in enumerate(curves.items()):
-        style = ("-", "--", ":")[index // 10 % 3]
-        ax.plot(epochs, losses, style, marker="o", markersize=3, color=colormaps["tab10"](index % 10), label=name)
-    ax.set(xlabel="epoch", ylabel="validation loss", title="Validation loss per epoch (legend: best first)")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    with atomic_path(path) as tmp:
-        ax.figure.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
-
-
 def render_report(
     grid: Grid, grid_path: Path, baseline: str, shown: Any, failures: dict[str, str], figure: Path | None
 ) -> str:
@@ -92,7 +67,7 @@ def render_report(
     ranked = ranked_rows(grid, rows)
     others = sorted(set().union(*(changed_params(row, baseline_row) for row in ranked)) - set(grid.keys))
     keys = [*grid.keys, *others]
-    header = ["#", "experiment", *(f"`{key}`" for key in keys), *(column for column, _, _ in METRICS)]
+    header = ["#", "experiment", *(f"`{key}`" for key in keys), *COLUMNS]
     blocks = [
         f"# Experiment grid: {grid_path}",
         f"{len(ranked)} of {len(grid.experiments)} experiments of `{grid_path}` derived from commit "
@@ -102,8 +77,8 @@ def render_report(
     if ranked:
         best = ranked[0]
         blocks.append(
-            f"**Best: `{best['name']}`** — val accuracy {cell(metric_of(best, *METRICS[0][1:]), 'accuracy')}, "
-            f"test accuracy {cell(metric_of(best, *METRICS[2][1:]), 'accuracy')}."
+            f"**Best: `{best['name']}`** — val accuracy {cell(metric_of(best, 'val accuracy'), 'accuracy')}, "
+            f"test accuracy {cell(metric_of(best, 'test accuracy'), 'accuracy')}."
         )
     if others:
         blocks.append(
@@ -164,6 +139,8 @@ def write_report(
     figure = figure_path(out)
     figure.unlink(missing_ok=True)
     if curves:
-        plot_curves(curves, figure)
+        from luckybag.plots import val_loss_curves  # matplotlib only where there is a figure to draw
+
+        val_loss_curves(curves, figure)
     write_text(out, render_report(grid, grid_path, baseline, shown, failures, figure if curves else None))
     return out

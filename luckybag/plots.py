@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure  # not pyplot: no GUI backend, nothing global to close
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from luckybag.contract import CLASS_NAMES, NUM_CLASSES  # noqa: E402
-from luckybag.data import DataError  # noqa: E402
-from luckybag.io import atomic_path  # noqa: E402
+from luckybag.contract import CLASS_NAMES, NUM_CLASSES
+from luckybag.data import DataError
+from luckybag.io import atomic_path
 
 
 def read_history(live_dir: Path) -> dict[str, list[float]]:
@@ -40,36 +39,31 @@ def read_history(live_dir: Path) -> dict[str, list[float]]:
 
 def confusion_from_rows(rows: list[dict[str, str]]) -> np.ndarray:
     """The confusion matrix (actual x predicted counts) from DVC's confusion rows of class names."""
-    index = {name: i for i, name in enumerate(CLASS_NAMES)}
     matrix = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
     for row in rows:
-        matrix[index[row["actual"]], index[row["predicted"]]] += 1
+        matrix[CLASS_NAMES.index(row["actual"]), CLASS_NAMES.index(row["predicted"])] += 1
     return matrix
 
 
-def _save(fig: plt.Figure, path: Path) -> None:
-    try:
-        fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})  # the same bytes every run
-    finally:
-        plt.close(fig)
+def _save(fig: Figure, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})  # the same bytes every run
 
 
 def samples(images: np.ndarray, labels: np.ndarray, path: Path, count: int = 10) -> None:
     """The first ``count`` images in a row with their class names (``cmap='gray_r'``, as the seed)."""
-    fig, axes = plt.subplots(1, count, figsize=(count * 1.2, 1.8))
+    axes = Figure(figsize=(count * 1.2, 1.8), layout="tight").subplots(1, count)
     for ax, image, label in zip(axes, images[:count], labels[:count], strict=False):
         ax.imshow(image, cmap="gray_r")
         ax.set_title(CLASS_NAMES[int(label)], fontsize=7)
         ax.axis("off")
-    _save(fig, path)
+    _save(axes[0].figure, path)
 
 
 def loss_curves(history: dict[str, list[float]], best_epoch: int, path: Path) -> None:
     """Train vs validation loss and accuracy per epoch, like the seed's figures, with the best epoch marked."""
     epochs = np.arange(1, len(history["loss"]) + 1)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    axes = Figure(figsize=(10, 4), layout="tight").subplots(1, 2)
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         ax.plot(epochs, history[metric], label="train")
         ax.plot(epochs, history[f"val_{metric}"], label="validation")
@@ -78,11 +72,11 @@ def loss_curves(history: dict[str, list[float]], best_epoch: int, path: Path) ->
         ax.legend()
         ax.grid(alpha=0.3)
         ax.xaxis.get_major_locator().set_params(integer=True)
-    _save(fig, path)
+    _save(axes[0].figure, path)
 
 
 def confusion_matrix(matrix: np.ndarray, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(8, 7))
+    ax = Figure(figsize=(8, 7), layout="tight").subplots()
     ax.imshow(matrix, cmap="Blues")
     ticks = np.arange(NUM_CLASSES)
     ax.set_xticks(ticks, CLASS_NAMES, rotation=45, ha="right")
@@ -91,12 +85,12 @@ def confusion_matrix(matrix: np.ndarray, path: Path) -> None:
     for (i, j), count in np.ndenumerate(matrix):
         ax.text(j, i, str(count), ha="center", va="center", fontsize=8, color="white" if count > threshold else "black")
     ax.set(xlabel="predicted", ylabel="actual", title="Test confusion matrix")
-    _save(fig, path)
+    _save(ax.figure, path)
 
 
 def reliability_diagram(before: list[dict], after: list[dict], method: str, path: Path) -> None:
     """Accuracy vs confidence per non-empty bin (as evaluate logs them), before and after calibration (``method``)."""
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), sharey=True)
+    axes = Figure(figsize=(10, 4.5), layout="tight").subplots(1, 2, sharey=True)
     for ax, bins, title in ((axes[0], before, "uncalibrated"), (axes[1], after, method)):
         bar = {"width": bins[0]["upper"] - bins[0]["lower"], "align": "edge"}
         lower, accuracy, confidence = (np.array([b[key] for b in bins]) for key in ("lower", "accuracy", "confidence"))
@@ -107,4 +101,17 @@ def reliability_diagram(before: list[dict], after: list[dict], method: str, path
         ax.set(xlabel="confidence", title=f"Test set, {title}", xlim=(0, 1), ylim=(0, 1))
         ax.legend(loc="upper left")
     axes[0].set_ylabel("accuracy")
-    _save(fig, path)
+    _save(axes[0].figure, path)
+
+
+def val_loss_curves(curves: dict[str, tuple[list[int], list[float]]], path: Path) -> None:
+    """The grid experiments' validation loss per epoch (``curves``: by name, best first), as the grid report shows."""
+    ax = Figure(figsize=(9, 5), layout="tight").subplots()
+    for index, (name, (epochs, losses)) in enumerate(curves.items()):
+        style = ("-", "--", ":")[index // 10 % 3]
+        ax.plot(epochs, losses, style, marker="o", markersize=3, color=colormaps["tab10"](index % 10), label=name)
+    ax.set(xlabel="epoch", ylabel="validation loss", title="Validation loss per epoch (legend: best first)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    _save(ax.figure, path)
