@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 from subprocess import DEVNULL, PIPE, Popen
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -92,7 +92,7 @@ def block_unused(runtime: str) -> None:
             sys.modules[name] = None  # type: ignore[assignment]  # `import name` now raises ImportError
 
 
-def _process_main(runtime: str, images_path: str, out_dir: str, files_json: str, go: Any = None) -> None:
+def _process_main(runtime: str, images_path: str, out_dir: str, files_json: str, go: TextIO | None = None) -> None:
     """A reload process: import ``runtime``, wait for the go, then reload and predict each format in turn."""
     start = time.perf_counter()
     block_unused(runtime)
