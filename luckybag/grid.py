@@ -28,7 +28,7 @@ EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt)(:|$)")
 FAILED_STAGE = re.compile(r"^ERROR: failed to reproduce '([^']+)'")
 DVC = ["dvc", "--wait-for-lock"]  # experiments run side by side: each waits for the repository lock
 REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\/]|\.\.|@\{|^[-.]|\.$|\.lock$|^@$")
-GIT_STATES = {"??": "untracked", "A": "not committed", "D": "deleted", "R": "renamed"}
+GIT_STATES = {"?": "untracked", "A": "not committed", "D": "deleted", "R": "renamed"}
 
 
 class GridError(LuckybagError):
@@ -148,10 +148,8 @@ def run_experiment(exp: Experiment, baseline: str, log_dir: Path) -> Outcome:
 
 
 def run_grid(experiments: Sequence[Experiment], baseline: str, log_dir: Path, jobs: int = 1) -> list[Outcome]:
-    """Run the experiments, ``jobs`` at a time, printing ``[n/N] NAME: ...`` lines; outcomes in grid order.
-
-    Each is its own ``dvc exp run --temp``, not ``dvc queue``, whose parallel workers are known to lose or
-    hang experiments. Every run is deterministic, so the results do not depend on ``jobs``.
+    """Run the experiments ``jobs`` at a time, printing ``[n/N] NAME: ...`` lines; outcomes in grid order. Each is its
+    own ``dvc exp run --temp``, not ``dvc queue`` (its parallel workers lose or hang experiments); runs are deterministic.
     """
     lock, interrupted = threading.Lock(), threading.Event()
     waiting = list(enumerate(experiments, 1))
@@ -217,17 +215,11 @@ def stage_inputs(dvc_yaml: Path = Path("dvc.yaml")) -> list[str]:
 
 
 def check_committed(paths: Sequence[str]) -> None:
-    """Refuse to run when what the stages read differs from HEAD: experiments must start from HEAD.
-
-    ``dvc exp run --temp`` copies the workspace's uncommitted changes into its temporary copy (and leaves
-    out untracked files). Inside a folder of ``paths`` only untracked files count: a module the code may import.
-    """
-    found = []
-    for line in command(["git", "status", "--porcelain=v1", "--untracked-files=all", "--", *paths]).splitlines():
-        code, path = line[:2], line[3:]
-        state = GIT_STATES.get(code) or GIT_STATES.get(code.strip()[:1], "modified")
-        if path in paths or state == "untracked":
-            found.append(f"{path} ({state})")
+    """Refuse to run when what the stages read differs from HEAD: ``dvc exp run --temp`` would copy uncommitted changes
+    (not untracked files). Inside a folder of ``paths`` only untracked files count: a module the code may import."""
+    status = command(["git", "status", "--porcelain=v1", "--untracked-files=all", "--", *paths]).splitlines()
+    states = {line[3:]: GIT_STATES.get(line[:2].strip()[:1], "modified") for line in status}  # "XY PATH"
+    found = [f"{path} ({state})" for path, state in states.items() if path in paths or state == "untracked"]
     if found:
         raise GridError(
             f"experiments start from the committed code and params, but these differ from HEAD: {', '.join(found)}; "

@@ -16,7 +16,6 @@ from luckybag.tools import dvc_json, git_file
 if TYPE_CHECKING:
     from luckybag.grid import Grid
 
-EVAL_LOSS_TSV = "dvclive/plots/metrics/eval/loss.tsv"
 COLUMNS = ("val accuracy", "val loss", "test accuracy", "best epoch", "epochs run")  # of experiments.METRICS
 REPORT_ROW = re.compile(r"^\| \d+ \| `([^`]+)` \|", re.MULTILINE)
 Row = dict[str, Any]
@@ -51,7 +50,7 @@ def table_rows(keys: list[str], ranked: list[Row], baseline_row: Row | None) -> 
 
 def val_loss_curve(rev: str) -> tuple[list[int], list[float]]:
     """An experiment's per-epoch validation loss from its commit's DVCLive TSV (step 0 is epoch 1)."""
-    content = git_file(rev, EVAL_LOSS_TSV)
+    content = git_file(rev, "dvclive/plots/metrics/eval/loss.tsv")
     try:
         rows = list(csv.DictReader(content.decode().splitlines(), delimiter="\t")) if content else []
         return [int(float(row["step"])) + 1 for row in rows], [float(row["loss"]) for row in rows]
@@ -116,11 +115,8 @@ def figure_path(out: Path) -> Path:
 def write_report(
     grid: Grid, grid_path: Path, baseline: str, failures: dict[str, str], out: Path, keep_fuller: bool = False
 ) -> Path:
-    """``out`` and, next to it, the validation-loss figure; returns the path written.
-
-    With ``keep_fuller``, a report that lists experiments not found here (a clone without them,
-    or a new commit) is kept, and this report goes to ``NAME-partial.md`` instead.
-    """
+    """``out`` and, next to it, the validation-loss figure; returns the path written. With ``keep_fuller``, a report
+    that lists experiments not found here (a clone without them, a new commit) is kept: this goes to NAME-partial.md."""
     shown = dvc_json(["exp", "show"])
     ranked = ranked_rows(grid, experiment_rows(shown, baseline)[1])
     try:

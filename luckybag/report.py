@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from luckybag.experiments import table
@@ -11,7 +10,6 @@ from luckybag.tools import ToolError, command, dvc_json, git_file, resolve_rev
 
 WORKSPACE = "workspace"
 PLOTS = {"loss": "plots/loss.png", "confusion": "plots/confusion.png"}
-HEADLINE = ("val.accuracy", "test.accuracy")  # of metrics/eval.json
 
 
 def md_rows(markdown: str) -> list[list[str]]:
@@ -23,7 +21,7 @@ def md_rows(markdown: str) -> list[list[str]]:
 def headline(metrics: str) -> str:
     """``val.accuracy OLD → NEW (CHANGE)`` and the same for test accuracy, from DVC's metrics table."""
     found = {row[1]: row[2:] for row in md_rows(metrics) if len(row) == 5 and row[0] == "metrics/eval.json"}
-    changes = [(key, *found[key]) for key in HEADLINE if key in found]
+    changes = [(key, *found[key]) for key in ("val.accuracy", "test.accuracy") if key in found]
     return "; ".join(
         f"{key} {old} → {new} ({'no change' if old == new else change})" for key, old, new, change in changes
     )
@@ -48,7 +46,7 @@ def plot_rows(base: str, rev: str, labels: dict[str, str], out_dir: Path) -> lis
                 continue
             with atomic_path(target) as tmp:
                 tmp.write_bytes(content)
-            rows[-1].append(f"![{name} {labels[source]}]({os.path.relpath(target, out_dir)})")
+            rows[-1].append(f"![{name} {labels[source]}](pr-assets/{target.name})")
     return rows
 
 

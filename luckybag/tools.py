@@ -32,8 +32,7 @@ def last_line(text: str) -> str:
 def run_tool(args: Sequence[str], text: bool = True) -> subprocess.CompletedProcess[Any]:
     """Run ``args`` capturing its output in its own process group, with this interpreter's bin directory (its dvc,
     its python for the stages) first on PATH. Ctrl-C reaches the main thread only: there it stops the run as
-    :func:`stop_all` does and is raised again; a thread that waits for runs in other threads calls ``stop_all``.
-    """
+    :func:`stop_all` does and is raised again; a thread that waits for runs in other threads calls ``stop_all``."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     env = {**os.environ, "PATH": path, "DVC_NO_ANALYTICS": "1"}
     pipe = subprocess.PIPE
