@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 MISSING = object()
-# The reports' metric columns: (metrics file, key) in `dvc exp show --json`.
-METRICS = {
+METRICS = {  # the reports' metric columns: (metrics file, key) in `dvc exp show --json`
     "parameters": ("metrics/train.json", "params_count"),
     "best epoch": ("metrics/train.json", "best_epoch"),
     "epochs run": ("metrics/train.json", "epochs_run"),

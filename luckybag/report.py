@@ -63,7 +63,6 @@ def write_report(base: str, rev: str, out: Path) -> None:
     revs = [base] if rev == WORKSPACE else [base, rev]
     params = command(["dvc", "params", "diff", *revs, "--md"])
     metrics = command(["dvc", "metrics", "diff", *revs, "--all", "--md"])
-    # The stages whose outputs in the workspace do not match their params and code: a warning.
     stale = ", ".join(f"`{name}`" for name in dvc_json(["status"]) or {}) if rev == WORKSPACE else ""
     changed = len(md_rows(params))
     blocks = [f"# Pipeline report: {labels[rev]} vs {labels[base]}"]
