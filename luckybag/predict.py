@@ -64,8 +64,7 @@ def prediction_table(records: Sequence[Record], labels: Sequence[str]) -> str:
 
 
 def bag_records(probs: np.ndarray, labels: Sequence[str]) -> list[Record]:
-    """Per class, most expected first (ties: class order), for independent items: the expected count (sum of p_i)
-    and P(at least one) = 1 - prod(1 - p_i)."""
+    """Per class, most expected first (ties: class order), items independent: sum(p_i) and 1 - prod(1 - p_i)."""
     probs = np.clip(probs, 0.0, 1.0)
     expected, at_least_one = probs.sum(axis=0), 1.0 - np.prod(1.0 - probs, axis=0)
     order = np.argsort(-expected, kind="stable")
@@ -83,9 +82,8 @@ def bag_table(records: Sequence[Record], items: int, left_out: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``luckybag predict`` (each input's top classes) or ``bag`` (the expected contents of a bag of the inputs that
-    look like items); 2 when an input was bad. Model and labels are checked cheaply and every input is read before
-    a runtime is imported: bad input is reported fast, and the good ones still run."""
+    """``luckybag predict`` (each input's top classes) or ``bag`` (a bag's expected contents); 2 if an input was bad.
+    Model, labels and every input are checked before a runtime is imported: bad input fails fast, good ones still run."""
     runtime = served.runtime_for(args.model, args.runtime)
     model = args.model or MODELS_DIR / EXPORT_FILES[runtime]
     served.check_model_file(model, runtime)
