@@ -88,12 +88,11 @@ def prepare_image(img: PILImage.Image, background: str, name: str) -> tuple[np.n
         invert = not light_item if cutout else np.mean(border(np.where(item, gray, 0.0)) >= BRIGHT) > 0.5
     gray = gray * alpha + (255.0 if invert else 0.0) * (1.0 - alpha)
     gray = 255.0 - gray if invert else gray
-    hint = None
+    seen = None
     if background != "auto" and cutout and light_item == invert:
-        hint = invert_hint(name, invert, f"a {'light' if invert else 'dark'} item on a transparent background")
+        seen = f"a {'light' if invert else 'dark'} item on a transparent background"
     elif background != "auto" and not cutout and np.mean(border(gray) >= BRIGHT) > 0.5:
-        seen = "the background is mostly bright"
-        hint = invert_hint(
-            name, invert, f"after --invert {seen}" if invert else f"{seen} (a dark item on a light background?)"
-        )
+        bright = "the background is mostly bright"
+        seen = f"after --invert {bright}" if invert else f"{bright} (a dark item on a light background?)"
+    hint = invert_hint(name, invert, seen) if seen else None
     return to_training_look(gray), "light" if invert else "dark", hint
