@@ -29,8 +29,7 @@ jobs = functools.partial(whole_number, low=1, high=64)
 def predict(args: argparse.Namespace) -> int:
     from luckybag.predict import run
 
-    background = "light" if args.invert else args.background
-    return run(args.command, args.images, args.model, args.runtime, args.labels, background, args.json, args.top_k)
+    return run(args)
 
 
 def check_params(args: argparse.Namespace) -> None:

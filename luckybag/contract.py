@@ -16,5 +16,4 @@ EXPORT_FILES = {
     "onnx": "model.onnx",
     "labels": "labels.json",  # {"0": "T-shirt/top", ...}, beside the model
 }
-LABELS_NAME = EXPORT_FILES["labels"]
 RUNTIMES = ("onnx", "keras")  # the formats the CLI serves: onnxruntime (default) or Keras

@@ -43,7 +43,7 @@ class Inputs:
 
 def to_pixels(images: np.ndarray) -> np.ndarray:
     """Float pixels -> the uint8 the served model takes: rounded (127.9 is 128), clipped to 0-255."""
-    return images if images.dtype == np.uint8 else np.clip(np.rint(images), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(images), 0, 255).astype(np.uint8)
 
 
 def open_image(path: Path) -> PILImage.Image:

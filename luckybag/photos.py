@@ -49,10 +49,8 @@ def invert_hint(name: str, invert: bool, seen: str) -> str:
 
 
 def to_training_look(gray: np.ndarray) -> np.ndarray:
-    """Light item on a plain backdrop -> backdrop black, trimmed to the item, fitted into 28x28, stretched.
-
-    As Fashion-MNIST was made (trim, longest edge to 28, centre). A busy or bright border is only fitted;
-    an image already 28x28 is taken as it is (the data set's own format)."""
+    """Light item on a plain backdrop -> black backdrop, trimmed, fitted into 28x28, stretched: as Fashion-MNIST was
+    made. A busy or bright border is only fitted; an image already 28x28 is taken as it is (the data set's format)."""
     from PIL import Image
 
     if gray.shape == (SIDE, SIDE):
@@ -79,9 +77,7 @@ def to_training_look(gray: np.ndarray) -> np.ndarray:
 
 def prepare_image(img: PILImage.Image, background: str, name: str) -> tuple[np.ndarray, str, str | None]:
     """A decoded image -> ((28, 28) float32 pixels 0-255, the backdrop taken ("light"/"dark"), a warning or None).
-
-    "auto" inverts a mostly bright border (a cut-out: a dark item); "light" always inverts, "dark" never.
-    Transparent areas become the backdrop."""
+    "auto" inverts a mostly bright border (a cut-out: a dark item); transparent areas become the backdrop."""
     gray, alpha = gray_and_alpha(img)
     # Hand-written backdrop detection: no library tells a light backdrop (or a cut-out's item) from a dark one.
     item = alpha >= 0.5
@@ -92,12 +88,11 @@ def prepare_image(img: PILImage.Image, background: str, name: str) -> tuple[np.n
         invert = not light_item if cutout else np.mean(border(np.where(item, gray, 0.0)) >= BRIGHT) > 0.5
     gray = gray * alpha + (255.0 if invert else 0.0) * (1.0 - alpha)
     gray = 255.0 - gray if invert else gray
-    hint = None
+    seen = None
     if background != "auto" and cutout and light_item == invert:
-        hint = invert_hint(name, invert, f"a {'light' if invert else 'dark'} item on a transparent background")
+        seen = f"a {'light' if invert else 'dark'} item on a transparent background"
     elif background != "auto" and not cutout and np.mean(border(gray) >= BRIGHT) > 0.5:
-        seen = "the background is mostly bright"
-        hint = invert_hint(
-            name, invert, f"after --invert {seen}" if invert else f"{seen} (a dark item on a light background?)"
-        )
+        bright = "the background is mostly bright"
+        seen = f"after --invert {bright}" if invert else f"{bright} (a dark item on a light background?)"
+    hint = invert_hint(name, invert, seen) if seen else None
     return to_training_look(gray), "light" if invert else "dark", hint

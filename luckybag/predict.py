@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from luckybag import served
-from luckybag.contract import EXPORT_FILES, LABELS_NAME, MODELS_DIR
+from luckybag.contract import EXPORT_FILES, MODELS_DIR
 from luckybag.inputs import Inputs, read_inputs
 from luckybag.screening import screen
 
@@ -64,8 +64,7 @@ def prediction_table(records: Sequence[Record], labels: Sequence[str]) -> str:
 
 
 def bag_records(probs: np.ndarray, labels: Sequence[str]) -> list[Record]:
-    """Per class, most expected first (ties: class order), for independent items: the expected count (sum of p_i)
-    and P(at least one) = 1 - prod(1 - p_i)."""
+    """Per class, most expected first (ties: class order), items independent: sum(p_i) and 1 - prod(1 - p_i)."""
     probs = np.clip(probs, 0.0, 1.0)
     expected, at_least_one = probs.sum(axis=0), 1.0 - np.prod(1.0 - probs, axis=0)
     order = np.argsort(-expected, kind="stable")
@@ -82,31 +81,14 @@ def bag_table(records: Sequence[Record], items: int, left_out: int) -> str:
     return "\n".join(lines)
 
 
-def emit(text: str) -> None:
-    try:
-        print(text, flush=True)
-    except BrokenPipeError:  # `luckybag predict ... | head`
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
-def run(
-    command: str,
-    images: list[Path],
-    model: Path | None,
-    runtime: str | None,
-    labels: Path | None,
-    background: str,
-    as_json: bool,
-    top_k: int,
-) -> int:
-    """``luckybag predict`` (each input's top classes) or ``bag`` (the expected contents of a bag of the inputs
-    that look like items), as a table or JSON; 2 when an input was bad. Model and labels are checked cheaply and
-    every input is read before a runtime is imported: bad input is reported fast, and the good ones still run."""
-    runtime = served.runtime_for(model, runtime)
-    model = model or MODELS_DIR / EXPORT_FILES[runtime]
+def run(args: argparse.Namespace) -> int:
+    """``luckybag predict`` (each input's top classes) or ``bag`` (a bag's expected contents); 2 if an input was bad.
+    Model, labels and every input are checked before a runtime is imported: bad input fails fast, good ones still run."""
+    runtime = served.runtime_for(args.model, args.runtime)
+    model = args.model or MODELS_DIR / EXPORT_FILES[runtime]
     served.check_model_file(model, runtime)
-    names = served.read_labels(labels or model.with_name(LABELS_NAME))
-    inputs = read_inputs(images, background)
+    names = served.read_labels(args.labels or model.with_name(EXPORT_FILES["labels"]))
+    inputs = read_inputs(args.images, "light" if args.invert else args.background)
     for line in [f"error: {problem}" for problem in inputs.problems] + [f"warning: {w}" for w in inputs.warnings]:
         print(line, file=sys.stderr)
     if not inputs.names:
@@ -115,13 +97,17 @@ def run(
     load = served.load_onnx if runtime == "onnx" else served.load_keras
     probs = served.predict_probabilities(load(model), batch, model)
     flagged = screen(batch, probs)
-    if command == "predict":
-        records = prediction_records(inputs, probs, flagged, names, top_k)
-        emit(json.dumps(records, indent=2) if as_json else prediction_table(records, names))
+    if args.command == "predict":
+        data = prediction_records(inputs, probs, flagged, names, args.top_k)
+        table = prediction_table(data, names)
     else:
         kept = [i for i, failed in enumerate(flagged) if not failed]
         left_out = [inputs.names[i] for i, failed in enumerate(flagged) if failed]
-        records = bag_records(probs[kept], names)[:top_k]
-        bag = {"items": len(kept), "inputs": [inputs.names[i] for i in kept], "left_out": left_out, "classes": records}
-        emit(json.dumps(bag, indent=2) if as_json else bag_table(records, len(kept), len(left_out)))
+        records = bag_records(probs[kept], names)[: args.top_k]
+        data = {"items": len(kept), "inputs": [inputs.names[i] for i in kept], "left_out": left_out, "classes": records}
+        table = bag_table(records, len(kept), len(left_out))
+    try:
+        print(json.dumps(data, indent=2) if args.json else table, flush=True)
+    except BrokenPipeError:  # `luckybag predict ... | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 2 if inputs.problems else 0

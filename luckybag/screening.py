@@ -1,8 +1,7 @@
 """Flag inputs that do not look like one fashion item: image statistics and the model's confidence outside their range.
 
 Each range holds almost all validation-split images (raw and as generated shop photos); the thresholds
-are fitted by ``benchmarks/screening_fit.py`` into ``screening.json`` beside this file.
-"""
+are fitted by ``benchmarks/screening_fit.py`` into ``screening.json`` beside this file."""
 
 from __future__ import annotations
 
