@@ -1,7 +1,5 @@
 """The one place that sets up the Keras environment (backend, quiet and deterministic TensorFlow, JAX's compile cache)."""
 
-from __future__ import annotations
-
 import os
 import sys
 from collections.abc import Mapping

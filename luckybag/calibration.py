@@ -1,7 +1,5 @@
 """Honest probabilities: calibration error, proper scores, temperature and vector scaling."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 import numpy as np

@@ -1,7 +1,5 @@
 """Atomic, reproducible file writes: every output appears whole or not at all, the same bytes for the same data."""
 
-from __future__ import annotations
-
 import contextlib
 import json
 import os
