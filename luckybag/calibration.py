@@ -6,13 +6,12 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import log_softmax, softmax
 
-EPS = 1e-12
 METHODS = ("temperature", "vector")
 CROSS_FIT_FOLDS = 5
 
 
 def log_probs(probs: np.ndarray) -> np.ndarray:
-    return np.log(np.clip(probs.astype(np.float64), EPS, 1.0))
+    return np.log(np.clip(probs.astype(np.float64), 1e-12, 1.0))
 
 
 def scale(probs: np.ndarray, temperature: float) -> np.ndarray:
