@@ -1,7 +1,5 @@
 """The one place that sets up the Keras environment (backend, quiet and deterministic TensorFlow, JAX's compile cache)."""
 
-from __future__ import annotations
-
 import os
 import sys
 from collections.abc import Mapping
@@ -13,9 +11,8 @@ from luckybag.errors import LuckybagError
 def jax_cache_dir(env: Mapping[str, str] = os.environ) -> str:
     """Where JAX keeps compiled programs between processes: the user's cache, outside any DVC workspace.
 
-    Every stage process compiled the same programs again (seconds per stage, every grid experiment);
-    a cached program is the same executable, so results do not change. ``JAX_COMPILATION_CACHE_DIR=""``
-    turns it off.
+    It saves each stage seconds of recompiling and changes no result (a cached program is the same executable);
+    ``JAX_COMPILATION_CACHE_DIR=""`` turns it off.
     """
     base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME") or Path.home()) / ".cache")
     return str(Path(base) / "luckybag" / "jax")
@@ -29,16 +26,13 @@ def keras_env(name: str, env: Mapping[str, str] = os.environ) -> dict[str, str]:
 
 def use_backend(name: str) -> None:
     """Select ``name`` for Keras; must run before the first ``import keras``."""
-    if "keras" in sys.modules:
-        import keras
-
-        if keras.backend.backend() != name:
-            raise LuckybagError(
-                f"Keras is already loaded with backend {keras.backend.backend()!r}; cannot switch to {name!r}"
-            )
-        return
-    os.environ.update(keras_env(name))
+    if "keras" not in sys.modules:
+        os.environ.update(keras_env(name))
     try:
-        import keras  # noqa: F401
+        import keras
     except ImportError as err:
         raise LuckybagError(f"train.backend {name!r}: cannot import it ({err}); install it or pick another") from None
+    if keras.backend.backend() != name:
+        raise LuckybagError(
+            f"Keras is already loaded with backend {keras.backend.backend()!r}; cannot switch to {name!r}"
+        )

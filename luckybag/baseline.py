@@ -1,7 +1,5 @@
 """The seed's logistic-regression baseline: SGDClassifier scored by cross-validation."""
 
-from __future__ import annotations
-
 import warnings
 from typing import Any
 

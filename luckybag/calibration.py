@@ -1,9 +1,4 @@
-"""Honest probabilities: calibration error, proper scores, temperature and vector scaling.
-
-Both fit softmax(a * log p + b) by NLL: temperature one a = 1/T and b = 0, vector a_k and b_k per class.
-"""
-
-from __future__ import annotations
+"""Honest probabilities: calibration error, proper scores, temperature and vector scaling."""
 
 from dataclasses import dataclass
 
@@ -11,17 +6,15 @@ import numpy as np
 from scipy.optimize import minimize, minimize_scalar
 from scipy.special import log_softmax, softmax
 
-EPS = 1e-12
 METHODS = ("temperature", "vector")
 CROSS_FIT_FOLDS = 5
 
 
 def log_probs(probs: np.ndarray) -> np.ndarray:
-    return np.log(np.clip(probs.astype(np.float64), EPS, 1.0))
+    return np.log(np.clip(probs.astype(np.float64), 1e-12, 1.0))
 
 
 def scale(probs: np.ndarray, temperature: float) -> np.ndarray:
-    """softmax(log(probs) / T)."""
     return softmax(log_probs(probs) / temperature, axis=1)
 
 
@@ -81,17 +74,16 @@ def fit_vector(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nd
         grad = np.concatenate([(residual * logp).sum(axis=0), residual.sum(axis=0)])
         return float(-(one_hot * log_q).sum() / n), grad
 
+    start = np.r_[np.ones(k), np.zeros(k)]
     bounds = [(1e-3, 1e3)] * k + [(None, None)] * k
     options = {"maxiter": 1000, "gtol": 1e-8, "ftol": 1e-12}
-    theta = minimize(
-        loss_and_grad, np.r_[np.ones(k), np.zeros(k)], jac=True, method="L-BFGS-B", bounds=bounds, options=options
-    ).x
+    theta = minimize(loss_and_grad, start, jac=True, method="L-BFGS-B", bounds=bounds, options=options).x
     return theta[:k], theta[k:] - theta[k:].mean()  # softmax ignores a shift shared by all classes
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """softmax(scale * log p + bias), per class; what the served model applies after its softmax."""
+    """softmax(scale * log p + bias) per class (temperature: scale 1/T, bias 0), after the served model's softmax."""
 
     method: str
     scale: np.ndarray  # (classes,)

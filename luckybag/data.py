@@ -1,7 +1,5 @@
 """Fashion-MNIST data: download with checksums, IDX parsing, prepared splits."""
 
-from __future__ import annotations
-
 import gzip
 import hashlib
 import http.client

@@ -1,7 +1,5 @@
 """User-facing errors: one line, no traceback, exit status != 0."""
 
-from __future__ import annotations
-
 import functools
 import sys
 from collections.abc import Callable

@@ -1,7 +1,5 @@
 """Atomic, reproducible file writes: every output appears whole or not at all, the same bytes for the same data."""
 
-from __future__ import annotations
-
 import contextlib
 import json
 import os
@@ -74,9 +72,8 @@ def save_npz(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
 def reproducible_keras_archive(path: str | os.PathLike[str]) -> None:
     """Rewrite a ``.keras`` archive so identical models give identical bytes.
 
-    Keras stamps the save time into ``metadata.json`` and the entries' dates, and Python object ids
-    (``shared_object_id``) into ``config.json``; those only pair up shared objects within the config,
-    so numbering them in order of appearance keeps the meaning.
+    Keras stamps the save time into metadata.json and the entries' dates, and object ids into config.json;
+    those ids only pair up shared objects within the config, so numbering them in order keeps the meaning.
     """
     ids: dict[bytes, bytes] = {}
 

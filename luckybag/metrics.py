@@ -1,7 +1,5 @@
 """Classification metrics from predicted probabilities (scikit-learn)."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import numpy as np

@@ -1,12 +1,10 @@
 """The schema of params.yaml as pydantic models: every key, its type and what values are allowed."""
 
-from __future__ import annotations
-
 import functools
 import operator
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, Self, get_args
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
@@ -84,7 +82,7 @@ class CnnParams(Section):
     augment: bool
 
     @model_validator(mode="after")
-    def _pooling_leaves_a_pixel(self) -> CnnParams:
+    def _pooling_leaves_a_pixel(self) -> Self:
         if SIDE // self.pool_size ** len(self.filters) < 1:
             raise ValueError("each pooling must leave a pixel")
         return self
