@@ -19,10 +19,8 @@ class ExportError(LuckybagError):
 
 
 def build_served(model: Any, calibration: Calibration) -> Any:
-    """pixels -> trained layers -> logits -> log-softmax -> Dense(diagonal scale, bias) -> softmax, sharing the weights.
-
-    Built-in Keras layers only, so that safe-mode loading, SavedModel and ONNX all carry it.
-    """
+    """pixels -> trained layers -> logits -> log-softmax -> Dense(diagonal scale, bias) -> softmax, sharing the weights;
+    built-in Keras layers only, so that safe-mode loading, SavedModel and ONNX all carry it."""
     import keras
 
     *body, output = model.layers
@@ -63,10 +61,8 @@ def save_all(served: Any, out_dir: Path) -> dict[str, Path]:
 
 
 def _variables_in_name_order() -> Any:
-    """List a SavedModel's variables by name, not in tracing order (which follows object ids, so varies by process).
-
-    A private Keras function: if it moves, the clean-rerun test says so.
-    """
+    """List a SavedModel's variables by name, not in tracing order (object ids: varies by process).
+    A private Keras function: if it moves, the clean-rerun test says so."""
     from keras.src.export import saved_model_export_archive as archive
 
     listed = archive._list_variables_used_by_fns

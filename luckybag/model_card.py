@@ -11,8 +11,7 @@ from luckybag.contract import CLASS_NAMES
 from luckybag.params import Params, TrainParams
 
 MIN_BIN_COUNT = 30  # fewer items than this in a confidence bin say too little to report
-# Measured on the default dense model (benchmarks/results/shop_photos.json, benchmarks/shop_photos.py):
-# a benchmark of the exported model cannot run inside the stage that exports it.
+# Measured by benchmarks/shop_photos.py (its results JSON): the stage that exports a model can't benchmark it.
 INTENDED_INPUT = """Intended input: a photo of one item alone on a plain backdrop, light or dark (the CLI tells
 which and inverts a light one), or 28×28 pixels like the data set's. Anything else (blank or black
 frames, noise, text, bare backdrop, several items) is flagged by the CLI's screening
@@ -72,19 +71,15 @@ def confusion_sentence(matrix: np.ndarray, top: int = 3) -> str:
     )
 
 
-def findings(bins: list[dict[str, float]], confusion: np.ndarray) -> dict[str, str]:
-    """The card's two data-dependent sentences, from the served model's test-set predictions."""
-    return {"calibration": calibration_sentence(bins), "confusion": confusion_sentence(confusion)}
-
-
 def render(
     params: Params,
     train_metrics: dict[str, Any],
     evaluation: dict[str, Any],
     exports: dict[str, Any],
-    facts: dict[str, str],
+    bins: list[dict[str, float]],
+    confusion: np.ndarray,
 ) -> str:
-    """The card's markdown; ``facts`` are the two sentences of :func:`findings`."""
+    """The card's markdown; ``bins`` and ``confusion`` are the served model's on the test set."""
     train, split = params.train, params.preprocess
     val, test, cal = evaluation["val"], evaluation["test"], evaluation["calibration"]
     vcf, vin = val["calibrated_cross_fitted"], val["calibrated_in_sample"]
@@ -147,13 +142,13 @@ vector {cal["vector"]["test_ece"]:.2%} (the method is chosen on validation, not 
 
 ## Intended use
 Showing customers of the shop's lucky-bag event how likely each item in a bag is to be of each
-class (`luckybag predict`, `luckybag bag`). {facts["calibration"]}
+class (`luckybag predict`, `luckybag bag`). {calibration_sentence(bins)}
 
 {INTENDED_INPUT}
 
 ## Limits
 - Trained on centred 28×28 grayscale product photos; other photos must be converted the same way
   (the CLI does) and may still be out of distribution: the probabilities then mean less.
-- {facts["confusion"]}
+- {confusion_sentence(confusion)}
 - Calibration holds for data like the test set; it is not a guarantee for any single item.
 """

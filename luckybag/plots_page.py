@@ -17,8 +17,6 @@ from luckybag.errors import LuckybagError
 from luckybag.io import write_text
 from luckybag.tools import last_line
 
-# DVC's default page loads Vega from a CDN, so offline it is blank; .dvc/config names this page plots.html_template.
-TEMPLATE_FILE = "plots_page/template.html"
 # The placeholders dvc_render fills with str.replace over the whole page.
 PLOTS_PLACEHOLDER = "{plot_divs}"
 DVC_PLACEHOLDERS = ("{plot_divs}", "{scripts}", "{refresh_tag}")

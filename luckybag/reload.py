@@ -1,9 +1,7 @@
 """The export check: every exported format reloaded in a fresh process by its own runtime.
 
-The processes start before the formats are written (importing the runtimes overlaps the export),
-wait for the go on stdin, then reload and predict the test images into files. TensorFlow's process
-is forked from the exporter once it has imported TensorFlow, before any model exists there: the
-slowest import of all is then paid once.
+The processes import their runtimes while the formats are written, then wait for the go on stdin.
+TensorFlow's is forked from the exporter once that has imported TensorFlow: the slowest import is paid once.
 """
 
 from __future__ import annotations
@@ -32,20 +30,17 @@ from luckybag.errors import LuckybagError
 RUNTIMES = {"keras": "keras (jax)", "weights": "keras (jax)", "savedmodel": "tensorflow", "onnx": "onnxruntime"}
 # One process per runtime (named as its module): Keras and JAX are imported once for both Keras formats.
 PROCESSES = {"keras": ("keras", "weights"), "tensorflow": ("savedmodel",), "onnxruntime": ("onnx",)}
-# Optional packages that importing a runtime pulls in but loading and predicting never use
-# (Keras' scikit-learn wrapper and plotting helpers; TensorFlow's JAX bridge for TFLite and
-# SciPy for the legacy tf.keras, both guarded by `except ImportError`). Blocking them makes
-# TensorFlow's start-up about 40 % cheaper. JAX itself needs SciPy, so Keras keeps it, and
-# TensorFlow is not blocked for Keras, which takes an entry in sys.modules as "TF is loaded".
+# Optional packages a runtime imports but reloading never uses (Keras' scikit-learn wrapper and plots; TensorFlow's
+# JAX bridge for TFLite and SciPy for tf.keras, both behind `except ImportError`): TensorFlow starts ~40 % faster.
+# JAX needs SciPy; TensorFlow is not blocked for Keras, which takes any sys.modules entry as "TF is loaded".
 UNUSED = {
     "exporter": ("jax", "matplotlib"),  # the export stage itself: TensorFlow and Keras, which needs sklearn there
     "keras": ("sklearn", "matplotlib"),
     "tensorflow": ("jax", "sklearn", "matplotlib", "scipy"),
     "onnxruntime": (),
 }
-# XLA's default optimisation makes JAX compile each of Keras' weight initialisers (thrown away
-# when the weights load) and the predict function for seconds on two cores; level 0 compiles
-# about five times faster and still matches the trained model to ~1e-7.
+# XLA's default optimisation compiles Keras' weight initialisers (thrown away when the weights load) and predict for
+# seconds on two cores; level 0 compiles about five times faster and still matches the trained model to ~1e-7.
 FAST_XLA = "--xla_backend_optimization_level=0"
 GO = "go"
 BATCH = 2048  # prediction batch for Keras: larger needs more memory (the CNN), smaller more calls
@@ -151,11 +146,8 @@ class _Forked:
 
 
 class Reloads(contextlib.AbstractContextManager):
-    """Reload processes for ``files`` (format -> its file paths): Keras' and onnxruntime's start at once,
-    TensorFlow's when :meth:`fork` is called or else at :meth:`finish`.
-
-    A context manager: write the files, then call :meth:`finish`; leaving without finishing stops the processes.
-    """
+    """Reload processes for ``files`` (format -> its paths): Keras' and onnxruntime's start at once, TensorFlow's
+    at :meth:`fork` or else :meth:`finish`. Write the files, then :meth:`finish`; leaving unfinished stops them."""
 
     def __init__(self, files: dict[str, list[Path]], images_path: Path) -> None:
         self.files = files
@@ -186,8 +178,7 @@ class Reloads(contextlib.AbstractContextManager):
             )
 
     def fork(self, runtime: str = "tensorflow") -> None:
-        """Start ``runtime``'s process as a fork of this one: call it right after importing the runtime,
-        before building any model, so that the child reloads from the files alone."""
+        """Fork ``runtime``'s process from this one: right after importing it, before any model exists here."""
         sys.stdout.flush()
         sys.stderr.flush()
         self._start(runtime, fork=True)
@@ -204,8 +195,7 @@ class Reloads(contextlib.AbstractContextManager):
         return [runtime for runtime, process in self._processes.items() if process.poll() is None]
 
     def finish(self) -> dict[str, tuple[np.ndarray, dict[str, float]]]:
-        """Give the go, wait for every process and return, per format in the order asked, its probabilities and
-        timings (runtime import, reload), or raise ReloadError."""
+        """Give the go and wait; per format asked, its probabilities and timings, or raise ReloadError."""
         self._start("tensorflow", fork=False)  # not forked: a fresh interpreter
         for process in self._processes.values():
             with contextlib.suppress(BrokenPipeError):  # one that already died: its stderr says why
@@ -240,8 +230,5 @@ def compare(reference: np.ndarray, probs: np.ndarray, tolerance: float) -> dict[
         return {"max_abs_diff": None, "same_argmax": False, "ok": False}
     max_abs = float(np.max(np.abs(reference - probs)))
     same_argmax = bool(np.array_equal(reference.argmax(axis=1), probs.argmax(axis=1)))
-    return {
-        "max_abs_diff": float(f"{max_abs:.3g}"),
-        "same_argmax": same_argmax,
-        "ok": bool(max_abs <= tolerance and same_argmax),
-    }
+    ok = bool(max_abs <= tolerance and same_argmax)
+    return {"max_abs_diff": float(f"{max_abs:.3g}"), "same_argmax": same_argmax, "ok": ok}

@@ -50,8 +50,7 @@ class TrainResult:
 
 
 def validation_batch_size(n: int, largest: int = 1024) -> int:
-    """Validation only predicts: at most ``largest`` images a batch, split evenly; Keras' default (the training
-    batch) made validation a fifth of the epoch here (benchmarks/epoch_split.py)."""
+    """At most ``largest`` a batch, split evenly: the training batch made validation a fifth of the epoch."""
     return math.ceil(n / math.ceil(n / largest))
 
 

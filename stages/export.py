@@ -77,16 +77,15 @@ def main() -> None:
         )
     write_json(METRICS, results)
     write_json(TIMING, timing)
-    findings = model_card.findings(
+    card = model_card.render(
+        card_params,
+        read_json("metrics/train.json"),
+        read_json("metrics/eval.json"),
+        results,
         calibration.reliability(reference, test.labels, card_params.evaluate.calibration_bins),
         metrics.confusion(test.labels, reference),
     )
-    write_text(
-        MODEL_CARD,
-        model_card.render(
-            card_params, read_json("metrics/train.json"), read_json("metrics/eval.json"), results, findings
-        ),
-    )
+    write_text(MODEL_CARD, card)
     failed = [kind for kind, result in results.items() if not result["ok"]]
     if failed:
         raise exports.ExportError(

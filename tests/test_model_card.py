@@ -4,7 +4,7 @@ import numpy as np
 
 from luckybag import CLASS_NAMES
 from luckybag.calibration import reliability
-from luckybag.model_card import calibration_sentence, confusion_sentence, findings
+from luckybag.model_card import calibration_sentence, confusion_sentence
 from tests.test_calibration import confident_set
 
 
@@ -51,6 +51,6 @@ def test_confusion_sentence_names_the_most_confused_pairs() -> None:
 
 
 def test_two_metric_inputs_give_two_different_sentences() -> None:
-    a = findings(reliability(*confident_set(400, 0.8, 0.8)), confusion_with({(0, 6): 30}))
-    b = findings(reliability(*confident_set(300, 0.8, 0.7)), confusion_with({(7, 9): 30}))
-    assert a["calibration"] != b["calibration"] and a["confusion"] != b["confusion"]
+    a_bins, b_bins = reliability(*confident_set(400, 0.8, 0.8)), reliability(*confident_set(300, 0.8, 0.7))
+    assert calibration_sentence(a_bins) != calibration_sentence(b_bins)
+    assert confusion_sentence(confusion_with({(0, 6): 30})) != confusion_sentence(confusion_with({(7, 9): 30}))

@@ -28,7 +28,6 @@ from luckybag.plots_page import (
     BUNDLES,
     DVC_PLACEHOLDERS,
     PLOTS_PLACEHOLDER,
-    TEMPLATE_FILE,
     Bundle,
     inline_script,
     pack,
@@ -36,6 +35,8 @@ from luckybag.plots_page import (
 )
 from tests.conftest import ROOT, make_project, run
 
+# DVC's default page loads Vega from a CDN, so offline it is blank; .dvc/config names this page plots.html_template.
+TEMPLATE_FILE = "plots_page/template.html"
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".gif", ".svg"}
 # Elements that draw something inside a Vega mark group.
 DRAWN = {"path", "line", "rect", "circle", "text", "image"}
