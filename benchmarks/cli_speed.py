@@ -10,8 +10,6 @@ Writes benchmarks/results/cli_speed.json.
     .venv/bin/python benchmarks/cli_speed.py     # after `dvc repro` (models/, data/prepared/test.npz)
 """
 
-from __future__ import annotations
-
 import argparse
 import os
 import statistics

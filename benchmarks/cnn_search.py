@@ -19,8 +19,6 @@ Data: ``data/prepared/*.npz`` (the preprocess stage's output) when present, else
 built from the Debian package's files (``--data`` / ``--raw`` choose others).
 """
 
-from __future__ import annotations
-
 import argparse
 import datetime
 import json

@@ -10,8 +10,6 @@ matmul rate JAX reaches on this machine.
 Usage: python benchmarks/epoch_split.py [--epochs 8] [--data data/prepared] [--out FILE]
 """
 
-from __future__ import annotations
-
 import argparse
 import json
 import os

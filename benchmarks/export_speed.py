@@ -14,8 +14,6 @@ Usage: python benchmarks/export_speed.py [--rounds 3] [--base REV] [--previous R
 models/checkpoint.keras, metrics/train.json); without it the data stages and train run first.
 """
 
-from __future__ import annotations
-
 import argparse
 import json
 import os

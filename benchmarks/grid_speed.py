@@ -10,8 +10,6 @@ side's report (reports/grid.md and its figure) into this project.
     .venv/bin/python benchmarks/grid_speed.py [--base f96bd9f] [--only NAME ...]
 """
 
-from __future__ import annotations
-
 import argparse
 import json
 import os

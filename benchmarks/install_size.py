@@ -8,8 +8,6 @@ under each venv; the largest packages of (b) are listed too.
 Usage: python benchmarks/install_size.py [--venv .venv] [--out FILE]
 """
 
-from __future__ import annotations
-
 import argparse
 import json
 import os

@@ -9,8 +9,6 @@ ratios; and whether both modes wrote the same bytes (checkpoint, metrics, predic
 Usage: .venv/bin/python benchmarks/jax_cache.py [--rounds 3] [--out FILE]
 """
 
-from __future__ import annotations
-
 import argparse
 import hashlib
 import os

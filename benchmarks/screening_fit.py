@@ -8,8 +8,6 @@ non-items (a seed of their own) are only reported, never fitted on; the test spl
     .venv/bin/python benchmarks/screening_fit.py   # ~5 min here; needs data/prepared/val.npz and models/model.onnx
 """
 
-from __future__ import annotations
-
 import argparse
 import sys
 import tempfile

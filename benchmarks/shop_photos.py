@@ -10,8 +10,6 @@ the 10,000 test images themselves. Writes benchmarks/results/shop_photos.json.
     .venv/bin/python benchmarks/shop_photos.py     # ~6 min here; after `dvc repro`
 """
 
-from __future__ import annotations
-
 import argparse
 import json
 import subprocess

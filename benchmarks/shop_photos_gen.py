@@ -5,8 +5,6 @@ backdrop, scale, position, rotation, light, noise, blur and JPEG quality vary. U
 (``from shop_photos_gen import ...``) and tests (``from benchmarks.shop_photos_gen import ...``).
 """
 
-from __future__ import annotations
-
 import io
 from pathlib import Path
 

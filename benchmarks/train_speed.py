@@ -10,8 +10,6 @@ Usage: python benchmarks/train_speed.py [--epochs 20] [--skip-pipeline]
 Needs the Fashion-MNIST files in /usr/share/datasets/fashion-mnist (make data).
 """
 
-from __future__ import annotations
-
 import argparse
 import json
 import os

@@ -1,7 +1,5 @@
 """The ``luckybag`` command: every tool of the project as a sub-command, with one error handler."""
 
-from __future__ import annotations
-
 import argparse
 import functools
 from collections.abc import Callable, Sequence

@@ -1,7 +1,5 @@
 """Rows of `dvc exp show --json` and their markdown table cells."""
 
-from __future__ import annotations
-
 import json
 import math
 from collections.abc import Sequence

@@ -1,7 +1,5 @@
 """reports/experiments.md: the named DVC experiments (``cnn``, ``dense-best``) next to the committed default."""
 
-from __future__ import annotations
-
 import json
 from collections.abc import Sequence
 from pathlib import Path

@@ -1,7 +1,5 @@
 """The served model (raw pixels in, calibrated probabilities out) and its export formats, the same bytes every run."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any
 from unittest import mock

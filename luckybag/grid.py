@@ -1,7 +1,5 @@
 """`luckybag grid`: every combination of ``grid.yaml``'s options run as a named DVC experiment, then reported."""
 
-from __future__ import annotations
-
 import itertools
 import json
 import re

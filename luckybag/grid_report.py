@@ -1,7 +1,5 @@
 """reports/grid.md: the grid's experiments from `dvc exp show --json`, best first, and their validation-loss figure."""
 
-from __future__ import annotations
-
 import csv
 import math
 import re
@@ -21,7 +19,7 @@ REPORT_ROW = re.compile(r"^\| \d+ \| `([^`]+)` \|", re.MULTILINE)
 Row = dict[str, Any]
 
 
-def ranked_rows(grid: Grid, rows: dict[str, Row]) -> list[Row]:
+def ranked_rows(grid: "Grid", rows: dict[str, Row]) -> list[Row]:
     """The grid's experiments: best validation accuracy first, then lowest loss, then name."""
 
     def key(row: Row) -> tuple[float, float, str]:
@@ -59,7 +57,7 @@ def val_loss_curve(rev: str) -> tuple[list[int], list[float]]:
 
 
 def render_report(
-    grid: Grid, grid_path: Path, baseline: str, shown: Any, failures: dict[str, str], figure: Path | None
+    grid: "Grid", grid_path: Path, baseline: str, shown: Any, failures: dict[str, str], figure: Path | None
 ) -> str:
     """The report's markdown; ``failures`` maps the experiments that failed or did not run now to why."""
     baseline_row, rows = experiment_rows(shown, baseline)
@@ -113,7 +111,7 @@ def figure_path(out: Path) -> Path:
 
 
 def write_report(
-    grid: Grid, grid_path: Path, baseline: str, failures: dict[str, str], out: Path, keep_fuller: bool = False
+    grid: "Grid", grid_path: Path, baseline: str, failures: dict[str, str], out: Path, keep_fuller: bool = False
 ) -> Path:
     """``out`` and, next to it, the validation-loss figure; returns the path written. With ``keep_fuller``, a report
     that lists experiments not found here (a clone without them, a new commit) is kept: this goes to NAME-partial.md."""

@@ -1,7 +1,5 @@
 """Read the CLI's inputs (photos, .npy arrays, IDX image files) into uint8 28x28 images; each bad one is named."""
 
-from __future__ import annotations
-
 import struct
 import warnings
 from collections.abc import Sequence
@@ -46,7 +44,7 @@ def to_pixels(images: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(images), 0, 255).astype(np.uint8)
 
 
-def open_image(path: Path) -> PILImage.Image:
+def open_image(path: Path) -> "PILImage.Image":
     """Decode an image file with Pillow (JPEGs at reduced size when they are large)."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 

@@ -1,7 +1,5 @@
 """A short generated model card: data, params, metrics, calibration, intended use, limits."""
 
-from __future__ import annotations
-
 import math
 from typing import Any
 

@@ -1,7 +1,5 @@
 """Keras models built from the ``train`` params: the seed's dense networks and a CNN."""
 
-from __future__ import annotations
-
 import inspect
 from collections.abc import Sequence
 from pathlib import Path

@@ -1,7 +1,5 @@
 """Make a decoded photo look like Fashion-MNIST: grayscale, a light item on black, trimmed, fitted into 28x28."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,7 +16,7 @@ ITEM_THRESHOLD = 16  # after the backdrop is set to black, pixels brighter than 
 STRETCH_FROM = 64  # a fitted photo whose brightest pixel reaches this holds an item: stretch it to 255
 
 
-def gray_and_alpha(img: PILImage.Image) -> tuple[np.ndarray, np.ndarray]:
+def gray_and_alpha(img: "PILImage.Image") -> tuple[np.ndarray, np.ndarray]:
     """Grayscale 0-255 and opacity 0-1 arrays, shrunk to WORK_SIDE; 16-bit images are scaled, float ones clipped."""
     from PIL import Image
 
@@ -75,7 +73,7 @@ def to_training_look(gray: np.ndarray) -> np.ndarray:
     return fitted * (255.0 / top) if top >= STRETCH_FROM else fitted
 
 
-def prepare_image(img: PILImage.Image, background: str, name: str) -> tuple[np.ndarray, str, str | None]:
+def prepare_image(img: "PILImage.Image", background: str, name: str) -> tuple[np.ndarray, str, str | None]:
     """A decoded image -> ((28, 28) float32 pixels 0-255, the backdrop taken ("light"/"dark"), a warning or None).
     "auto" inverts a mostly bright border (a cut-out: a dark item); transparent areas become the backdrop."""
     gray, alpha = gray_and_alpha(img)

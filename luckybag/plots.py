@@ -1,7 +1,5 @@
 """PNG figures in the seed's style (matplotlib, no display needed), and the logs they are drawn from."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import numpy as np

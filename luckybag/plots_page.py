@@ -1,7 +1,5 @@
 """The self-contained page template for ``dvc plots show`` / ``dvc plots diff``: Vega's pinned npm builds inlined."""
 
-from __future__ import annotations
-
 import base64
 import hashlib
 import json

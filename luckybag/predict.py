@@ -1,7 +1,5 @@
 """``luckybag predict`` and ``luckybag bag``: each item's top classes and a lucky bag's expected contents."""
 
-from __future__ import annotations
-
 import argparse
 import json
 import os

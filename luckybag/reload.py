@@ -4,8 +4,6 @@ The processes import their runtimes while the formats are written, then wait for
 TensorFlow's is forked from the exporter once that has imported TensorFlow: the slowest import is paid once.
 """
 
-from __future__ import annotations
-
 import contextlib
 import importlib
 import json

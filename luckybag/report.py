@@ -1,7 +1,5 @@
 """Pull-request report: DVC's params and metrics diff tables and the plots of a revision (or the workspace) vs a base."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 from luckybag.experiments import table

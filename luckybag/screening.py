@@ -3,8 +3,6 @@
 Each range holds almost all validation-split images (raw and as generated shop photos); the thresholds
 are fitted by ``benchmarks/screening_fit.py`` into ``screening.json`` beside this file."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 

@@ -1,7 +1,5 @@
 """Load the exported model (model.onnx on onnxruntime or model.keras on Keras), check it is ours, predict with it."""
 
-from __future__ import annotations
-
 import gc
 import json
 import os

@@ -1,7 +1,5 @@
 """git and dvc as subprocesses: this interpreter's tools first on PATH, one-line errors, `--json` output read."""
 
-from __future__ import annotations
-
 import contextlib
 import json
 import os

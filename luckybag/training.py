@@ -1,7 +1,5 @@
 """Train a model from the ``train`` params: checkpoint, early stopping, DVCLive."""
 
-from __future__ import annotations
-
 import math
 import sys
 from collections.abc import Sequence

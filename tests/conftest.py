@@ -1,7 +1,5 @@
 """Shared fixtures: tiny IDX data sets and throw-away copies of the project."""
 
-from __future__ import annotations
-
 import gzip
 import hashlib
 import os

@@ -1,7 +1,5 @@
 """The one ``luckybag`` command: every sub-command, its help with an example, one error handler."""
 
-from __future__ import annotations
-
 import subprocess
 import sys
 

@@ -1,7 +1,5 @@
 """The recipe search (benchmarks/cnn_search.py), `make cnn`/`make dense-best` and reports/experiments.md."""
 
-from __future__ import annotations
-
 import importlib.util
 import json
 import re

@@ -1,7 +1,5 @@
 """The experiment grid (`luckybag grid`): real `dvc exp run --temp` runs in a throw-away project with tiny data."""
 
-from __future__ import annotations
-
 import json
 import re
 import subprocess

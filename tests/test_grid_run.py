@@ -1,7 +1,5 @@
 """`luckybag grid --jobs`: experiments side by side, outcomes in grid order, Ctrl-C stops the running ones."""
 
-from __future__ import annotations
-
 import os
 import signal
 import sys

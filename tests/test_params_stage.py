@@ -1,7 +1,5 @@
 """The check-params stage: a bad value stops `dvc exp run` before DVC deletes any stage's outputs."""
 
-from __future__ import annotations
-
 import hashlib
 from pathlib import Path
 

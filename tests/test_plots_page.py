@@ -7,8 +7,6 @@ the DOM they built. DVC's default page (libraries from a CDN) must render no vie
 under the same check, which shows that the check can fail.
 """
 
-from __future__ import annotations
-
 import configparser
 import os
 import shutil
@@ -95,7 +93,7 @@ def declared_plots(dvc_yaml: Path) -> list[Plot]:
 class Node:
     tag: str
     attrs: dict[str, str]
-    children: list[Node] = field(default_factory=list)
+    children: list["Node"] = field(default_factory=list)
     text: str = ""
 
     def walk(self):
@@ -106,7 +104,7 @@ class Node:
     def classes(self) -> set[str]:
         return set(self.attrs.get("class", "").split())
 
-    def find_id(self, element_id: str) -> Node | None:
+    def find_id(self, element_id: str) -> "Node | None":
         return next((node for node in self.walk() if node.attrs.get("id") == element_id), None)
 
     def texts(self) -> list[str]:

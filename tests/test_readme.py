@@ -8,8 +8,6 @@ The numbers the README shows come from the real data; what the test checks for t
 the workspace still holds the committed model, params and metrics after every example.
 """
 
-from __future__ import annotations
-
 import re
 import shlex
 from dataclasses import dataclass, field

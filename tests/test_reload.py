@@ -4,8 +4,6 @@ The export is written once by the library's own code on TensorFlow, as the expor
 together with the served model's own probabilities for the images the check predicts.
 """
 
-from __future__ import annotations
-
 import os
 import shutil
 import subprocess

@@ -1,7 +1,5 @@
 """The pull-request report (`luckybag report`) between two commits of a tiny project, and its workflow."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 

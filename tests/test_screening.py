@@ -6,8 +6,6 @@ held out of the image checks by giving every image a confident answer, except wh
 confidence check itself is tested.
 """
 
-from __future__ import annotations
-
 import numpy as np
 import pytest
 from PIL import Image

@@ -5,8 +5,6 @@ The export is a tiny model written by the library's own export code (tests/test_
 script), with the served model's own probabilities for the images it is asked about.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import shutil

@@ -6,8 +6,6 @@ The export is built once by the library's own export code (``exports.build_serve
 one epoch on tiny learnable data.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import subprocess

@@ -2,8 +2,6 @@
 into a fresh clone without retraining, share experiments, fetch the registered model, and rerun
 without dirtying the tree."""
 
-from __future__ import annotations
-
 import hashlib
 import json
 import shutil

@@ -4,8 +4,6 @@ The stand-in keeps the export's contract (raw 28x28 pixels in, 10 probabilities 
 centred bar of width 4 + 2c spanning the full height, so photos of such bars must come back as ``c``.
 """
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 

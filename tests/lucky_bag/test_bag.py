@@ -1,7 +1,5 @@
 """``luckybag bag``: the expected contents by hand, percentages that never claim certainty, flagged inputs left out."""
 
-from __future__ import annotations
-
 import json
 
 import numpy as np

@@ -1,7 +1,5 @@
 """``luckybag predict`` as a command: usage errors, one-line errors, no Keras for --help, models that are not ours."""
 
-from __future__ import annotations
-
 import json
 import os
 import subprocess

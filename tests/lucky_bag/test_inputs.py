@@ -1,7 +1,5 @@
 """Pixel arrays (.npy, IDX) as inputs, and bad inputs: each named on one line while the good ones are predicted."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 

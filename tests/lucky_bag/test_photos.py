@@ -1,7 +1,5 @@
 """Photos of every kind made to look like the training data, and their backdrop told (``luckybag predict``)."""
 
-from __future__ import annotations
-
 import json
 
 import numpy as np
