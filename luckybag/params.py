@@ -151,8 +151,9 @@ def _problem(loc: tuple, kind: str, data: Any) -> str:
     if not loc:
         return f"params: expected a mapping of sections ({', '.join(SECTIONS)})"
     if kind == "invalid_key":  # pydantic reports YAML's `on:` (True) as 1: name the key as YAML read it
-        container = functools.reduce(operator.getitem, loc[:-1], data)
-        loc = (*loc[:-1], next((k for k in container if k == loc[-1] and not isinstance(k, str)), loc[-1]))
+        container = functools.reduce(operator.getitem, loc[:-1], data)  # data[loc[0]][loc[1]]...: the key's mapping
+        keys_as_read = [key for key in container if key == loc[-1] and not isinstance(key, str)]  # True == 1
+        loc = (*loc[:-1], keys_as_read[0] if keys_as_read else loc[-1])
     if len(loc) == 1 and kind in UNKNOWN:
         return f"params: unknown section '{loc[0]}' (allowed: {', '.join(SECTIONS)})"
     if len(loc) == 1 and kind == "missing":
@@ -188,8 +189,9 @@ def read_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
     except FileNotFoundError:
         raise ParamsError(f"{path}: file not found (run from the project root)") from None
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise ParamsError(f"{path}: not valid YAML{f' at line {mark.line + 1}' if mark else ''}") from None
+        mark = getattr(err, "problem_mark", None)  # where the parser stopped, if it knows; its lines count from 0
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ParamsError(f"{path}: not valid YAML{where}") from None
     if not isinstance(data, dict):
         raise ParamsError(f"{path}: expected a mapping of sections ({', '.join(SECTIONS)})")
     return data
