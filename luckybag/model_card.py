@@ -59,7 +59,11 @@ def confusion_sentence(matrix: np.ndarray, top: int = 3) -> str:
         return "No test item was misclassified."
     both_ways = np.triu(matrix + matrix.T, 1)  # pairs (i, j), i < j; a stable sort keeps ties in that order
     top_pairs = np.argsort(-both_ways, axis=None, kind="stable")[:top]
-    pairs = [(int(both_ways.flat[k]), *divmod(int(k), len(matrix))) for k in top_pairs if both_ways.flat[k] > 0]
+    pairs = []  # (count, i, j), most often confused first
+    for flat_index in top_pairs:
+        i, j = divmod(int(flat_index), len(matrix))  # argsort ran over the flattened matrix: back to row, column
+        if both_ways[i, j] > 0:
+            pairs.append((int(both_ways[i, j]), i, j))
     named = [f"{CLASS_NAMES[i]} and {CLASS_NAMES[j]} ({count:,} item{'s' * (count != 1)})" for count, i, j in pairs]
     listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + f" and {named[-1]}"
     share = sum(count for count, _, _ in pairs) / errors
