@@ -28,6 +28,7 @@ from luckybag.errors import LuckybagError
 RUNTIMES = {"keras": "keras (jax)", "weights": "keras (jax)", "savedmodel": "tensorflow", "onnx": "onnxruntime"}
 # One process per runtime (named as its module): Keras and JAX are imported once for both Keras formats.
 PROCESSES = {"keras": ("keras", "weights"), "tensorflow": ("savedmodel",), "onnxruntime": ("onnx",)}
+PROCESS_OF = {kind: runtime for runtime, kinds in PROCESSES.items() for kind in kinds}  # format -> its process
 # Optional packages a runtime imports but reloading never uses (Keras' scikit-learn wrapper and plots; TensorFlow's
 # JAX bridge for TFLite and SciPy for tf.keras, both behind `except ImportError`): TensorFlow starts ~40 % faster.
 # JAX needs SciPy; TensorFlow is not blocked for Keras, which takes any sys.modules entry as "TF is loaded".
@@ -205,7 +206,7 @@ class Reloads(contextlib.AbstractContextManager):
         for kind, paths in self.files.items():
             done = self._dir / f"{kind}.json"
             if not done.exists():
-                why = self._why(next(runtime for runtime, kinds in PROCESSES.items() if kind in kinds))
+                why = self._why(PROCESS_OF[kind])
                 raise ReloadError(f"{paths[0]}: reloading with {RUNTIMES[kind]} failed: {why}")
             results[kind] = (np.load(self._dir / f"{kind}.npy"), json.loads(done.read_text()))
         return results
