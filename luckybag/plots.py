@@ -91,7 +91,9 @@ def reliability_diagram(before: list[dict], after: list[dict], method: str, path
     axes = Figure(figsize=(10, 4.5), layout="tight").subplots(1, 2, sharey=True)
     for ax, bins, title in ((axes[0], before, "uncalibrated"), (axes[1], after, method)):
         bar = {"width": bins[0]["upper"] - bins[0]["lower"], "align": "edge"}
-        lower, accuracy, confidence = (np.array([b[key] for b in bins]) for key in ("lower", "accuracy", "confidence"))
+        lower = np.array([b["lower"] for b in bins])
+        accuracy = np.array([b["accuracy"] for b in bins])
+        confidence = np.array([b["confidence"] for b in bins])
         ax.bar(lower, accuracy, **bar, edgecolor="black", alpha=0.7, label="accuracy")
         gap = {"fill": False, "edgecolor": "red", "hatch": "//", "linewidth": 0.5, "label": "gap to mean confidence"}
         ax.bar(lower, confidence - accuracy, bottom=accuracy, **bar, **gap)
