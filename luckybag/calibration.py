@@ -32,7 +32,9 @@ def reliability(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> list
     confidence = probs.max(axis=1)
     correct = probs.argmax(axis=1) == labels
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    index = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
+    # searchsorted finds each bin's upper edge; the clip puts a confidence of exactly 0 in the first bin
+    bin_of_item = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, n_bins - 1)
+    masks = [bin_of_item == b for b in range(n_bins)]  # per bin: which items fall in it
     return [
         {
             "lower": float(edges[b]),
@@ -41,7 +43,7 @@ def reliability(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> list
             "confidence": float(confidence[mask].mean()) if mask.any() else 0.0,
             "accuracy": float(correct[mask].mean()) if mask.any() else 0.0,
         }
-        for b, mask in enumerate(index == np.arange(n_bins)[:, None])
+        for b, mask in enumerate(masks)
     ]
 
 
