@@ -26,8 +26,8 @@ class LiveLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         for name, value in (logs or {}).items():
             if name != "learning_rate":
-                split, metric = ("eval", name[4:]) if name.startswith("val_") else ("train", name)
-                self.live.log_metric(f"{split}/{metric}", float(value))
+                split = "eval" if name.startswith("val_") else "train"
+                self.live.log_metric(f"{split}/{name.removeprefix('val_')}", float(value))
         self.live.next_step()
 
 
@@ -74,7 +74,10 @@ def train(
     compile_model(model, optimizer, steps, params.label_smoothing)
     stop = keras.callbacks.EarlyStopping(monitor=params.monitor, patience=params.patience, restore_best_weights=True)
     callbacks = [keras.callbacks.ModelCheckpoint(str(checkpoint_path), monitor=params.monitor, save_best_only=True)]
-    callbacks += ([stop] if params.patience > 0 else []) + ([LiveLogger(live)] if live is not None else [])
+    if params.patience > 0:  # 0 disables early stopping
+        callbacks.append(stop)
+    if live is not None:
+        callbacks.append(LiveLogger(live))
     history = model.fit(
         train_split.images,
         train_split.labels,
