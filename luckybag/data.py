@@ -45,10 +45,10 @@ def _fetch_url(url: str, dest: Path, timeout: float) -> None:
     from tqdm import tqdm
 
     with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (http is the official host)
-        total = int(response.headers.get("Content-Length") or 0) or None
+        total = int(response.headers.get("Content-Length") or 0) or None  # None: length unknown
         desc = url.rsplit("/", 1)[-1]
         with open(dest, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=desc, leave=False) as bar:
-            for block in iter(lambda: response.read(1 << 16), b""):
+            while block := response.read(64 * 1024):  # b"" at the end
                 bar.update(out.write(block))
     received = dest.stat().st_size
     if total is not None and received != total:  # http.client ends a short read of a known length quietly
