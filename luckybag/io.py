@@ -15,6 +15,7 @@ import numpy as np
 
 from luckybag.errors import LuckybagError
 
+# The process' umask, for atomic_path's file mode: os.umask can only read it by setting it, so set it back at once.
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # a fixed zip entry date: the same bytes on every run (DVC hashes, clean git)
