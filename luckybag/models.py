@@ -78,10 +78,10 @@ def make_optimizer(
     if decay_steps:  # from the given rate or Keras' default one (sgd 0.01, others 0.001)
         default = inspect.signature(OPTIMIZERS[name]).parameters["learning_rate"].default
         learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate or default, decay_steps)
-    rate = {} if learning_rate is None else {"learning_rate": learning_rate}
+    options = {} if learning_rate is None else {"learning_rate": learning_rate}
     if name in ("momentum", "nesterov"):
-        rate.update(momentum=momentum, nesterov=name == "nesterov")
-    return OPTIMIZERS[name](**rate)
+        options.update(momentum=momentum, nesterov=name == "nesterov")
+    return OPTIMIZERS[name](**options)
 
 
 @keras.saving.register_keras_serializable(package="luckybag")
