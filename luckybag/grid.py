@@ -112,13 +112,18 @@ def run_command(exp: Experiment) -> list[str]:
 
 
 def failure_reason(stderr: str, stdout: str, returncode: int) -> str:
-    """The most telling line: our stages' ``error: ...``, else an exception, else DVC's ``ERROR:``."""
+    """The most telling stderr line: the last of our stages' ``error: ...``, else of the exceptions, else of DVC's
+    ``ERROR:`` lines, else of any; then the name of the stage DVC says failed, unless the line is DVC's own."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip() and not ABSL_LOG.match(line.strip())]
-    stages = [m.group(1) for m in map(FAILED_STAGE.match, lines) if m]
-    kinds = (lambda s: s.startswith("error:"), EXCEPTION.match, lambda s: s.startswith("ERROR:"), bool)
-    found = next(([line for line in lines if wanted(line)] for wanted in kinds if any(map(wanted, lines))), None)
-    reason = found[-1] if found else last_line(stdout) or f"exit status {returncode}"
-    return f"{reason} (stage '{stages[-1]}')" if stages and not FAILED_STAGE.match(reason) else reason
+    failed_stages = [m.group(1) for m in map(FAILED_STAGE.match, lines) if m]
+    ours = [line for line in lines if line.startswith("error:")]
+    exceptions = [line for line in lines if EXCEPTION.match(line)]
+    dvc_errors = [line for line in lines if line.startswith("ERROR:")]
+    telling = ours or exceptions or dvc_errors or lines
+    reason = telling[-1] if telling else last_line(stdout) or f"exit status {returncode}"
+    if failed_stages and not FAILED_STAGE.match(reason):
+        return f"{reason} (stage '{failed_stages[-1]}')"
+    return reason
 
 
 def run_experiment(exp: Experiment, baseline: str, log_dir: Path) -> Outcome:
