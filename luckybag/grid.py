@@ -85,12 +85,16 @@ def load_grid(path: Path) -> Grid:
         if not isinstance(labels, dict) or not labels:
             raise GridError(f"{path}: axis {axis!r} needs at least one option (label: {{key: value}})")
         options.append([(str(label), check_overrides(o, f"{path}: {axis}.{label}")) for label, o in labels.items()])
-    keys = dict.fromkeys([key for axis in options for _, overrides in axis for key in overrides] + list(defaults))
+    option_keys = [key for axis in options for _label, overrides in axis for key in overrides]
+    keys = dict.fromkeys(option_keys + list(defaults))  # each once, in first-seen order
     experiments = []
     for combination in itertools.product(*options):
         name = "-".join(label for label, _ in combination)
         check_name(name)
-        experiments.append(Experiment(name, defaults | {k: v for _, o in combination for k, v in o.items()}))
+        params = dict(defaults)
+        for _label, overrides in combination:
+            params |= overrides  # a later axis wins a key that two set
+        experiments.append(Experiment(name, params))
     duplicates = sorted(name for name, n in Counter(exp.name for exp in experiments).items() if n > 1)
     if duplicates:
         raise GridError(f"{path}: experiment names repeat: {', '.join(duplicates)} (make the labels unique)")
@@ -107,8 +111,11 @@ def select(grid: Grid, only: Sequence[str] | None) -> list[Experiment]:
 
 def run_command(exp: Experiment) -> list[str]:
     """``dvc exp run`` with each value as ``-S`` parses it (YAML): JSON, strings unquoted where YAML reads them back."""
-    values = {k: v if isinstance(v, str) and yaml.safe_load(v) == v else json.dumps(v) for k, v in exp.params.items()}
-    return [*DVC, "exp", "run", "--temp", "-n", exp.name, *(a for k, v in values.items() for a in ("-S", f"{k}={v}"))]
+    options = []
+    for key, value in exp.params.items():
+        unquoted = isinstance(value, str) and yaml.safe_load(value) == value  # YAML reads it back as this string
+        options += ["-S", f"{key}={value if unquoted else json.dumps(value)}"]
+    return [*DVC, "exp", "run", "--temp", "-n", exp.name, *options]
 
 
 def failure_reason(stderr: str, stdout: str, returncode: int) -> str:
