@@ -128,9 +128,7 @@ def failure_reason(stderr: str, stdout: str, returncode: int) -> str:
     dvc_errors = [line for line in lines if line.startswith("ERROR:")]
     telling = ours or exceptions or dvc_errors or lines
     reason = telling[-1] if telling else last_line(stdout) or f"exit status {returncode}"
-    if failed_stages and not FAILED_STAGE.match(reason):
-        return f"{reason} (stage '{failed_stages[-1]}')"
-    return reason
+    return f"{reason} (stage '{failed_stages[-1]}')" if failed_stages and not FAILED_STAGE.match(reason) else reason
 
 
 def run_experiment(exp: Experiment, baseline: str, log_dir: Path) -> Outcome:
