@@ -85,12 +85,16 @@ def load_grid(path: Path) -> Grid:
         if not isinstance(labels, dict) or not labels:
             raise GridError(f"{path}: axis {axis!r} needs at least one option (label: {{key: value}})")
         options.append([(str(label), check_overrides(o, f"{path}: {axis}.{label}")) for label, o in labels.items()])
-    keys = dict.fromkeys([key for axis in options for _, overrides in axis for key in overrides] + list(defaults))
+    option_keys = [key for axis in options for _label, overrides in axis for key in overrides]
+    keys = dict.fromkeys(option_keys + list(defaults))  # each once, in first-seen order
     experiments = []
     for combination in itertools.product(*options):
         name = "-".join(label for label, _ in combination)
         check_name(name)
-        experiments.append(Experiment(name, defaults | {k: v for _, o in combination for k, v in o.items()}))
+        params = dict(defaults)
+        for _label, overrides in combination:
+            params |= overrides  # a later axis wins a key that two set
+        experiments.append(Experiment(name, params))
     duplicates = sorted(name for name, n in Counter(exp.name for exp in experiments).items() if n > 1)
     if duplicates:
         raise GridError(f"{path}: experiment names repeat: {', '.join(duplicates)} (make the labels unique)")
@@ -107,18 +111,24 @@ def select(grid: Grid, only: Sequence[str] | None) -> list[Experiment]:
 
 def run_command(exp: Experiment) -> list[str]:
     """``dvc exp run`` with each value as ``-S`` parses it (YAML): JSON, strings unquoted where YAML reads them back."""
-    values = {k: v if isinstance(v, str) and yaml.safe_load(v) == v else json.dumps(v) for k, v in exp.params.items()}
-    return [*DVC, "exp", "run", "--temp", "-n", exp.name, *(a for k, v in values.items() for a in ("-S", f"{k}={v}"))]
+    options = []
+    for key, value in exp.params.items():
+        unquoted = isinstance(value, str) and yaml.safe_load(value) == value  # YAML reads it back as this string
+        options += ["-S", f"{key}={value if unquoted else json.dumps(value)}"]
+    return [*DVC, "exp", "run", "--temp", "-n", exp.name, *options]
 
 
 def failure_reason(stderr: str, stdout: str, returncode: int) -> str:
-    """The most telling line: our stages' ``error: ...``, else an exception, else DVC's ``ERROR:``."""
+    """The most telling stderr line: the last of our stages' ``error: ...``, else of the exceptions, else of DVC's
+    ``ERROR:`` lines, else of any; then the name of the stage DVC says failed, unless the line is DVC's own."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip() and not ABSL_LOG.match(line.strip())]
-    stages = [m.group(1) for m in map(FAILED_STAGE.match, lines) if m]
-    kinds = (lambda s: s.startswith("error:"), EXCEPTION.match, lambda s: s.startswith("ERROR:"), bool)
-    found = next(([line for line in lines if wanted(line)] for wanted in kinds if any(map(wanted, lines))), None)
-    reason = found[-1] if found else last_line(stdout) or f"exit status {returncode}"
-    return f"{reason} (stage '{stages[-1]}')" if stages and not FAILED_STAGE.match(reason) else reason
+    failed_stages = [m.group(1) for m in map(FAILED_STAGE.match, lines) if m]
+    ours = [line for line in lines if line.startswith("error:")]
+    exceptions = [line for line in lines if EXCEPTION.match(line)]
+    dvc_errors = [line for line in lines if line.startswith("ERROR:")]
+    telling = ours or exceptions or dvc_errors or lines
+    reason = telling[-1] if telling else last_line(stdout) or f"exit status {returncode}"
+    return f"{reason} (stage '{failed_stages[-1]}')" if failed_stages and not FAILED_STAGE.match(reason) else reason
 
 
 def run_experiment(exp: Experiment, baseline: str, log_dir: Path) -> Outcome:

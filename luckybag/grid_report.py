@@ -129,7 +129,8 @@ def write_report(
             f"`dvc exp pull` them, or run the whole grid to replace it",
             flush=True,
         )
-    curves = {row["name"]: curve for row in ranked if (curve := val_loss_curve(str(row.get("rev"))))[0]}
+    curves = {row["name"]: val_loss_curve(str(row.get("rev"))) for row in ranked}
+    curves = {name: curve for name, curve in curves.items() if curve[0]}  # only those with epochs to draw
     figure = figure_path(out)
     figure.unlink(missing_ok=True)
     if curves:

@@ -107,11 +107,11 @@ def array_background(images: np.ndarray, path: Path, background: str) -> tuple[b
     hints = []
     if 0 < images.max() <= 1.0:
         hints.append(f"{path}: all values are within 0-1; the model expects raw pixels 0-255 (multiply by 255?)")
-    bright = int(np.sum(np.mean(images[:, RING] >= BRIGHT, axis=1) > 0.5))
+    bright_rings = int(np.sum(np.mean(images[:, RING] >= BRIGHT, axis=1) > 0.5))  # images with a mostly bright ring
     if background == "auto":
-        return bright > len(images) / 2, hints
+        return bright_rings > len(images) / 2, hints
     invert = background == "light"
-    bright = len(images) - bright if invert else bright  # bright after inversion
+    bright = len(images) - bright_rings if invert else bright_rings  # bright rings after inversion
     if bright >= max(1, 0.1 * len(images)):
         seen = f"{bright} of {len(images)} images have a mostly bright border" + (" after --invert" if invert else "")
         hints.append(invert_hint(str(path), invert, seen))

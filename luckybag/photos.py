@@ -56,7 +56,8 @@ def to_training_look(gray: np.ndarray) -> np.ndarray:
     low, level, high = np.percentile(border(gray), [10, 50, 90])
     if high - low <= BACKGROUND_SPREAD and level < BRIGHT:
         gray = np.clip((gray - level) * (255.0 / (255.0 - level)), 0, 255)
-        # Above the backdrop's noise (5 sigma) in over 1 % of a row or column; getbbox (any speck counts) changed a top class.
+        # Above the backdrop's noise (5 sigma; its 10th-90th percentile spread is 2.56 sigma, rescaled as gray was) in
+        # over 1 % of a row or column; getbbox (any speck counts) changed a top class.
         item = gray > max(ITEM_THRESHOLD, 5 * (high - low) / 2.56 * 255.0 / (255.0 - level))
         rows = np.flatnonzero(item.sum(axis=1) > 0.01 * item.shape[1])
         cols = np.flatnonzero(item.sum(axis=0) > 0.01 * item.shape[0])

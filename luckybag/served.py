@@ -32,8 +32,10 @@ def read_labels(path: Path) -> list[str]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise LuckybagError(f"{path}: not a JSON labels file ({one_line(err)})") from None
-    names = [data.get(str(i)) for i in range(NUM_CLASSES)] if isinstance(data, dict) else [None]
-    if not all(isinstance(name, str) and name.strip() for name in names) or len(data) != NUM_CLASSES:
+    if not isinstance(data, dict) or len(data) != NUM_CLASSES:
+        raise LuckybagError(f'{path}: expected a JSON object mapping "0".."9" to 10 class names')
+    names = [data.get(str(i)) for i in range(NUM_CLASSES)]
+    if not all(isinstance(name, str) and name.strip() for name in names):
         raise LuckybagError(f'{path}: expected a JSON object mapping "0".."9" to 10 class names')
     names = [name.strip() for name in names]
     if len(set(names)) != NUM_CLASSES:

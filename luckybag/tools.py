@@ -24,6 +24,7 @@ _running_lock = threading.Lock()
 
 
 def last_line(text: str) -> str:
+    """The last line of ``text`` that is not blank, stripped; "" if there is none."""
     return next((line.strip() for line in reversed(text.splitlines()) if line.strip()), "")
 
 
