@@ -27,7 +27,17 @@ jobs = functools.partial(whole_number, low=1, high=64)
 def predict(args: argparse.Namespace) -> int:
     from luckybag.predict import run
 
-    return run(args)
+    background = "light" if args.invert else args.background
+    return run(
+        args.command,
+        args.images,
+        model=args.model,
+        runtime=args.runtime,
+        labels=args.labels,
+        background=background,
+        as_json=args.json,
+        top_k=args.top_k,
+    )
 
 
 def check_params(args: argparse.Namespace) -> None:

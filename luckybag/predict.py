@@ -1,10 +1,10 @@
 """``luckybag predict`` and ``luckybag bag``: each item's top classes and a lucky bag's expected contents."""
 
-import argparse
 import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -79,14 +79,24 @@ def bag_table(records: Sequence[Record], items: int, left_out: int) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(
+    command: str,
+    images: list[Path],
+    *,
+    model: Path | None = None,
+    runtime: str | None = None,
+    labels: Path | None = None,
+    background: str = "auto",
+    as_json: bool = False,
+    top_k: int = 3,
+) -> int:
     """``luckybag predict`` (each input's top classes) or ``bag`` (a bag's expected contents); 2 if an input was bad.
     Model, labels and every input are checked before a runtime is imported: bad input fails fast, good ones still run."""
-    runtime = served.runtime_for(args.model, args.runtime)
-    model = args.model or MODELS_DIR / EXPORT_FILES[runtime]
+    runtime = served.runtime_for(model, runtime)
+    model = model or MODELS_DIR / EXPORT_FILES[runtime]
     served.check_model_file(model, runtime)
-    names = served.read_labels(args.labels or model.with_name(EXPORT_FILES["labels"]))
-    inputs = read_inputs(args.images, "light" if args.invert else args.background)
+    names = served.read_labels(labels or model.with_name(EXPORT_FILES["labels"]))
+    inputs = read_inputs(images, background)
     for line in [f"error: {problem}" for problem in inputs.problems] + [f"warning: {w}" for w in inputs.warnings]:
         print(line, file=sys.stderr)
     if not inputs.names:
@@ -95,17 +105,17 @@ def run(args: argparse.Namespace) -> int:
     load = served.load_onnx if runtime == "onnx" else served.load_keras
     probs = served.predict_probabilities(load(model), batch, model)
     flagged = screen(batch, probs)
-    if args.command == "predict":
-        data = prediction_records(inputs, probs, flagged, names, args.top_k)
+    if command == "predict":
+        data = prediction_records(inputs, probs, flagged, names, top_k)
         table = prediction_table(data, names)
     else:
         kept = [i for i, failed in enumerate(flagged) if not failed]
         left_out = [inputs.names[i] for i, failed in enumerate(flagged) if failed]
-        records = bag_records(probs[kept], names)[: args.top_k]
+        records = bag_records(probs[kept], names)[:top_k]
         data = {"items": len(kept), "inputs": [inputs.names[i] for i in kept], "left_out": left_out, "classes": records}
         table = bag_table(records, len(kept), len(left_out))
     try:
-        print(json.dumps(data, indent=2) if args.json else table, flush=True)
+        print(json.dumps(data, indent=2) if as_json else table, flush=True)
     except BrokenPipeError:  # `luckybag predict ... | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 2 if inputs.problems else 0

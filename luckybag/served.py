@@ -17,6 +17,10 @@ from luckybag.errors import LuckybagError, one_line
 Predict = Callable[[np.ndarray], np.ndarray]  # (n, 28, 28) uint8 -> (n, 10) probabilities
 
 
+class ModelError(LuckybagError):
+    """The model or its labels are not an export of this pipeline."""
+
+
 def runtime_for(model: str | Path | None, runtime: str | None) -> str:
     """The runtime asked for, else the one a ``--model`` file's suffix names (.keras: Keras), else onnxruntime."""
     return runtime or ("keras" if model is not None and Path(model).suffix == ".keras" else "onnx")
@@ -25,43 +29,43 @@ def runtime_for(model: str | Path | None, runtime: str | None) -> str:
 def read_labels(path: Path) -> list[str]:
     """``labels.json``: {"0": name, ..., "9": name} -> the 10 names in class order."""
     if not path.is_file():
-        raise LuckybagError(
+        raise ModelError(
             f"{path}: labels file not found; expected the export's labels.json beside the model (or --labels PATH)"
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise LuckybagError(f"{path}: not a JSON labels file ({one_line(err)})") from None
+        raise ModelError(f"{path}: not a JSON labels file ({one_line(err)})") from None
     if not isinstance(data, dict) or len(data) != NUM_CLASSES:
-        raise LuckybagError(f'{path}: expected a JSON object mapping "0".."9" to 10 class names')
+        raise ModelError(f'{path}: expected a JSON object mapping "0".."9" to 10 class names')
     names = [data.get(str(i)) for i in range(NUM_CLASSES)]
     if not all(isinstance(name, str) and name.strip() for name in names):
-        raise LuckybagError(f'{path}: expected a JSON object mapping "0".."9" to 10 class names')
+        raise ModelError(f'{path}: expected a JSON object mapping "0".."9" to 10 class names')
     names = [name.strip() for name in names]
     if len(set(names)) != NUM_CLASSES:
-        raise LuckybagError(f"{path}: class names repeat; expected 10 distinct names")
+        raise ModelError(f"{path}: class names repeat; expected 10 distinct names")
     return names
 
 
 def check_model_file(path: Path, runtime: str) -> None:
     """Cheap checks before a runtime is imported: the file exists and has the format's suffix and envelope."""
     if not path.exists():
-        raise LuckybagError(
+        raise ModelError(
             f"{path}: model file not found; expected the export's {EXPORT_FILES[runtime]} (or --model PATH)"
         )
     if not path.is_file():
-        raise LuckybagError(f"{path}: not a file; expected a .{runtime} model file")
+        raise ModelError(f"{path}: not a file; expected a .{runtime} model file")
     if path.suffix != f".{runtime}":
         hint = "the export's model.onnx (or --runtime keras)" if runtime == "onnx" else "a Keras 3 .keras model file"
-        raise LuckybagError(f"{path}: not a .{runtime} file; expected {hint}")
+        raise ModelError(f"{path}: not a .{runtime} file; expected {hint}")
     if runtime == "keras":
         try:
             with zipfile.ZipFile(path) as archive:
                 missing = {"config.json", "model.weights.h5"} - set(archive.namelist())
         except (zipfile.BadZipFile, OSError, EOFError) as err:
-            raise LuckybagError(f"{path}: not a .keras model (not a valid zip archive: {one_line(err)})") from None
+            raise ModelError(f"{path}: not a .keras model (not a valid zip archive: {one_line(err)})") from None
         if missing:
-            raise LuckybagError(f"{path}: not a .keras model (the archive has no {', '.join(sorted(missing))})")
+            raise ModelError(f"{path}: not a .keras model (the archive has no {', '.join(sorted(missing))})")
 
 
 def dims(shape: Any) -> Any:
@@ -74,9 +78,9 @@ def dims(shape: Any) -> Any:
 def check_shapes(path: Path, input_shape: Any, output_shape: Any) -> None:
     """Ours takes (None, 28, 28) raw pixels and gives (None, 10) probabilities."""
     if dims(input_shape) != (None, SIDE, SIDE):
-        raise LuckybagError(f"{path}: model input shape {dims(input_shape)}; expected (None, 28, 28) raw pixels")
+        raise ModelError(f"{path}: model input shape {dims(input_shape)}; expected (None, 28, 28) raw pixels")
     if dims(output_shape) != (None, NUM_CLASSES):
-        raise LuckybagError(f"{path}: model output shape {dims(output_shape)}; expected (None, 10) class probabilities")
+        raise ModelError(f"{path}: model output shape {dims(output_shape)}; expected (None, 10) class probabilities")
 
 
 def load_onnx(path: Path) -> Predict:
@@ -90,13 +94,13 @@ def load_onnx(path: Path) -> Predict:
     try:
         session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as err:  # noqa: BLE001 - any failure of a third-party loader means "not ours"
-        raise LuckybagError(f"{path}: cannot load it as an ONNX model ({one_line(err)})") from None
+        raise ModelError(f"{path}: cannot load it as an ONNX model ({one_line(err)})") from None
     inputs, outputs = session.get_inputs(), session.get_outputs()
     if len(inputs) != 1 or len(outputs) != 1:
-        raise LuckybagError(f"{path}: model has {len(inputs)} inputs and {len(outputs)} outputs; expected one of each")
+        raise ModelError(f"{path}: model has {len(inputs)} inputs and {len(outputs)} outputs; expected one of each")
     check_shapes(path, inputs[0].shape, outputs[0].shape)
     if inputs[0].type != f"tensor({INPUT_DTYPE})":
-        raise LuckybagError(f"{path}: model input type {inputs[0].type}; expected tensor({INPUT_DTYPE}) raw pixels")
+        raise ModelError(f"{path}: model input type {inputs[0].type}; expected tensor({INPUT_DTYPE}) raw pixels")
     return lambda images: session.run(None, {inputs[0].name: images})[0]
 
 
@@ -111,7 +115,7 @@ def import_keras() -> Any:
     try:
         use_backend(backend)  # imports Keras
     except LuckybagError:
-        raise LuckybagError(
+        raise ModelError(
             f"--runtime keras: cannot import Keras on {backend} (the pipeline install, requirements.lock); "
             "the serving install runs --runtime onnx"
         ) from None
@@ -126,11 +130,11 @@ def load_keras(path: Path) -> Predict:
     try:
         model = import_keras().models.load_model(path, safe_mode=True, compile=False)
     except Exception as err:  # noqa: BLE001 - any failure of a third-party loader means "not ours"
-        raise LuckybagError(f"{path}: cannot load it as a Keras model ({one_line(err)})") from None
+        raise ModelError(f"{path}: cannot load it as a Keras model ({one_line(err)})") from None
     try:
         shapes = model.input_shape, model.output_shape
     except (AttributeError, ValueError) as err:
-        raise LuckybagError(f"{path}: model has no single input and output ({one_line(err)})") from None
+        raise ModelError(f"{path}: model has no single input and output ({one_line(err)})") from None
     check_shapes(path, *shapes)
     return lambda images: model.predict(images, batch_size=1024, verbose=0)
 
@@ -140,11 +144,11 @@ def predict_probabilities(predict: Predict, images: np.ndarray, path: Path | str
     try:
         probs = np.asarray(predict(np.ascontiguousarray(images, dtype=np.uint8)), dtype=np.float64)
     except Exception as err:  # noqa: BLE001 - a model that cannot run on our input is not ours
-        raise LuckybagError(f"{path}: the model failed on 28x28 pixel input ({one_line(err)})") from None
+        raise ModelError(f"{path}: the model failed on 28x28 pixel input ({one_line(err)})") from None
     sums = probs.sum(axis=1) if probs.ndim == 2 else np.zeros(1)
     in_range = np.all((probs >= -1e-6) & (probs <= 1 + 1e-6))  # False for NaN and infinities too
     if probs.shape != (len(images), NUM_CLASSES) or not in_range or np.abs(sums - 1).max() > 1e-3:
-        raise LuckybagError(
+        raise ModelError(
             f"{path}: model outputs are not probabilities (row sums {sums.min():.3g}-{sums.max():.3g}); "
             "expected a softmax output"
         )
