@@ -21,7 +21,9 @@ Record = dict[str, Any]
 
 def percent(p: float) -> str:
     """One decimal; never "100.0%", which a customer reads as certain (a float32 1.0 is only >= 1 - 6e-8)."""
-    return "<0.1%" if 0 < p < 0.0005 else ">99.9%" if p >= 0.9995 else f"{100 * p:.1f}%"
+    if 0 < p < 0.0005:
+        return "<0.1%"
+    return ">99.9%" if p >= 0.9995 else f"{100 * p:.1f}%"
 
 
 def prediction_records(

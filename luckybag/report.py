@@ -66,8 +66,8 @@ def write_report(base: str, rev: str, out: Path) -> None:
     blocks = [f"# Pipeline report: {labels[rev]} vs {labels[base]}"]
     if stale:
         blocks.append(f"> **Warning:** `dvc status` lists changes in {stale}: run `make repro` for up-to-date metrics.")
-    if headline(metrics):
-        blocks.append(f"**{headline(metrics)}**")
+    if summary := headline(metrics):
+        blocks.append(f"**{summary}**")
     blocks += [
         f"From `dvc params diff {' '.join(revs)} --md` and `dvc metrics diff {' '.join(revs)} --all --md`; "
         "Change = new − old.",

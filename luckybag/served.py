@@ -36,10 +36,9 @@ def read_labels(path: Path) -> list[str]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ModelError(f"{path}: not a JSON labels file ({one_line(err)})") from None
-    if not isinstance(data, dict) or len(data) != NUM_CLASSES:
-        raise ModelError(f'{path}: expected a JSON object mapping "0".."9" to 10 class names')
-    names = [data.get(str(i)) for i in range(NUM_CLASSES)]
-    if not all(isinstance(name, str) and name.strip() for name in names):
+    ten = isinstance(data, dict) and len(data) == NUM_CLASSES
+    names = [data.get(str(i)) for i in range(NUM_CLASSES)] if ten else []
+    if not ten or not all(isinstance(name, str) and name.strip() for name in names):
         raise ModelError(f'{path}: expected a JSON object mapping "0".."9" to 10 class names')
     names = [name.strip() for name in names]
     if len(set(names)) != NUM_CLASSES:
