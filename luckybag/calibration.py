@@ -1,21 +1,49 @@
 """Honest probabilities: calibration error, proper scores, temperature and vector scaling."""
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
-from scipy.special import log_softmax, softmax
 
 METHODS = ("temperature", "vector")
 CROSS_FIT_FOLDS = 5
+# Fitted scales and biases are kept to this many significant digits: far finer than calibration can
+# tell apart, far coarser than the last-bit noise of the optimizer's BLAS calls on another CPU.
+SIGNIFICANT_DIGITS = 7
+
+
+# numpy's float64 exp and log pick SIMD kernels by CPU, and the AVX-512 ones differ from the others
+# in the last bit; long double has no SIMD kernels, so these give the same bytes on every x86-64 CPU.
+def exp(x: np.ndarray) -> np.ndarray:
+    return np.exp(np.asarray(x, dtype=np.longdouble)).astype(np.float64)
+
+
+def log(x: np.ndarray) -> np.ndarray:
+    return np.log(np.asarray(x, dtype=np.longdouble)).astype(np.float64)
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - log(exp(shifted).sum(axis=1, keepdims=True))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def snap(values: np.ndarray) -> np.ndarray:
+    """``values`` rounded to SIGNIFICANT_DIGITS, through their decimal text: the same floats on every CPU."""
+    return np.array([float(f"{v:.{SIGNIFICANT_DIGITS}g}") for v in np.ravel(values)]).reshape(np.shape(values))
 
 
 def log_probs(probs: np.ndarray) -> np.ndarray:
-    return np.log(np.clip(probs.astype(np.float64), 1e-12, 1.0))
+    return log(np.clip(probs.astype(np.float64), 1e-12, 1.0))
 
 
 def scale(probs: np.ndarray, temperature: float) -> np.ndarray:
-    return softmax(log_probs(probs) / temperature, axis=1)
+    return softmax(log_probs(probs) / temperature)
 
 
 def nll(probs: np.ndarray, labels: np.ndarray) -> float:
@@ -58,10 +86,10 @@ def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
     logp, rows = log_probs(probs), np.arange(len(labels))
 
     def loss(log_t: float) -> float:
-        return float(-np.mean(log_softmax(logp / np.exp(log_t), axis=1)[rows, labels]))
+        return float(-np.mean(log_softmax(logp / math.exp(log_t))[rows, labels]))
 
-    result = minimize_scalar(loss, bounds=(np.log(0.05), np.log(20.0)), method="bounded", options={"xatol": 1e-6})
-    return float(np.exp(result.x))
+    result = minimize_scalar(loss, bounds=(math.log(0.05), math.log(20.0)), method="bounded", options={"xatol": 1e-6})
+    return math.exp(result.x)
 
 
 def fit_vector(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -71,8 +99,8 @@ def fit_vector(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.nd
     one_hot = np.eye(k)[labels]
 
     def loss_and_grad(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        log_q = log_softmax(logp * theta[:k] + theta[k:], axis=1)
-        residual = (np.exp(log_q) - one_hot) / n
+        log_q = log_softmax(logp * theta[:k] + theta[k:])
+        residual = (exp(log_q) - one_hot) / n
         grad = np.concatenate([(residual * logp).sum(axis=0), residual.sum(axis=0)])
         return float(-(one_hot * log_q).sum() / n), grad
 
@@ -92,7 +120,7 @@ class Calibration:
     bias: np.ndarray  # (classes,)
 
     def apply(self, probs: np.ndarray) -> np.ndarray:
-        return softmax(log_probs(probs) * self.scale + self.bias, axis=1)
+        return softmax(log_probs(probs) * self.scale + self.bias)
 
     @property
     def temperature(self) -> float | None:
@@ -102,8 +130,9 @@ class Calibration:
 def fit(method: str, probs: np.ndarray, labels: np.ndarray) -> Calibration:
     k = probs.shape[1]
     if method == "temperature":
-        return Calibration(method, np.full(k, 1.0 / fit_temperature(probs, labels)), np.zeros(k))
-    return Calibration(method, *fit_vector(probs, labels))
+        return Calibration(method, snap(np.full(k, 1.0 / fit_temperature(probs, labels))), np.zeros(k))
+    scale, bias = fit_vector(probs, labels)
+    return Calibration(method, snap(scale), snap(bias))
 
 
 def scores(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> dict[str, float]:
