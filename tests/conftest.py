@@ -64,7 +64,14 @@ def mirror(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return directory, make_mirror(directory)
 
 
-def run(cmd: list[str], cwd: Path, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+# numpy picks SIMD kernels by CPU; this makes an AVX-512 machine compute like one without it.
+WITHOUT_AVX512 = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL"}
+CPU_SETTINGS = {"native": {}, "without-avx512": WITHOUT_AVX512}
+
+
+def run(
+    cmd: list[str], cwd: Path, check: bool = True, timeout: float = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     # PYTHONPATH ".": stage scripts import the luckybag copy of the repo they run in (a project copy,
     # DVC's temporary experiment copy), not the editable install's, so a code change there takes effect.
     pythonpath = os.pathsep.join(filter(None, [".", os.environ.get("PYTHONPATH")]))
@@ -73,6 +80,7 @@ def run(cmd: list[str], cwd: Path, check: bool = True, timeout: float = 900) -> 
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
         "DVC_NO_ANALYTICS": "1",
         "PYTHONPATH": pythonpath,
+        **(env or {}),
     }
     done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     if check and done.returncode != 0:

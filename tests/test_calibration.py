@@ -1,7 +1,10 @@
+import sys
+
 import numpy as np
 import pytest
 
 from luckybag import calibration
+from tests.conftest import CPU_SETTINGS, ROOT, run
 
 
 def confident_set(n: int, confidence: float, accuracy: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -155,3 +158,30 @@ def test_served_model_applies_the_calibration(method: str) -> None:
     served = build_served(model, cal)
     np.testing.assert_allclose(served.predict(images, verbose=0), cal.apply(probs), atol=1e-5)
     assert calibration.ece(cal.apply(probs), labels) != calibration.ece(probs, labels)  # it did change something
+
+
+CALIBRATE_AND_HASH = """
+import hashlib, numpy as np
+from luckybag import calibration
+from tests.conftest import CPU_SETTINGS, ROOT, run
+rng = np.random.default_rng(3)
+weights = rng.random((3000, 10)) ** 2
+weights = weights * weights  # products and quotients are exact on every CPU, unlike np.exp
+probs = weights / weights.sum(axis=1, keepdims=True)
+labels = rng.integers(0, 10, 3000)
+digest = hashlib.md5()
+for method in calibration.METHODS:
+    fitted = calibration.fit(method, probs, labels)
+    for array in (fitted.scale, fitted.bias, fitted.apply(probs), calibration.cross_fitted(method, probs, labels)):
+        digest.update(array.tobytes())
+print(digest.hexdigest())
+"""
+
+
+def test_calibration_gives_the_same_bytes_without_avx512() -> None:
+    """numpy's AVX-512 exp/log differ from its other kernels in the last bit; calibration must not."""
+    digests = {
+        cpu: run([sys.executable, "-c", CALIBRATE_AND_HASH], ROOT, env=env).stdout.strip()
+        for cpu, env in CPU_SETTINGS.items()
+    }
+    assert len(set(digests.values())) == 1, digests

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.conftest import BIN, ROOT, reproduced_project, run
+from tests.conftest import BIN, CPU_SETTINGS, ROOT, reproduced_project, run
 
 pytestmark = pytest.mark.slow
 
@@ -142,10 +142,12 @@ def test_shared_experiments_are_pulled_reported_and_applied(origin: tuple[Path, 
     assert_nothing_to_do(b)  # the experiment's model came from the remote: nothing trains here
 
 
-def test_fresh_clone_rerun_leaves_the_tree_clean(origin: tuple[Path, Path, Path], tmp_path: Path) -> None:
+@pytest.mark.parametrize("cpu", CPU_SETTINGS)
+def test_fresh_clone_rerun_leaves_the_tree_clean(origin: tuple[Path, Path, Path], tmp_path: Path, cpu: str) -> None:
+    """A rerun on another CPU (numpy without its AVX-512 kernels) writes the committed bytes too."""
     _, bare, _ = origin
     b = clone(bare, tmp_path / "b")
-    run(["dvc", "repro", "--force"], b)
+    run(["dvc", "repro", "--force"], b, env=CPU_SETTINGS[cpu])
     assert run(["git", "status", "--porcelain"], b).stdout == ""
 
 
