@@ -10,7 +10,7 @@ export DVC_NO_ANALYTICS := 1
 
 BASE ?= main
 
-.PHONY: setup data torch repro test test-fast lint format check-params clean-venv grid grid-report grid-push grid-pull report cnn dense-best experiments-report push pull register browser plots plots-diff plots-template
+.PHONY: setup data torch postgres repro test test-fast lint format check-params clean-venv grid grid-report grid-push grid-pull report cnn dense-best experiments-report push pull register browser plots plots-diff plots-template
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
@@ -55,10 +55,22 @@ browser:
 	  fi; \
 	fi
 
+# Debian's PostgreSQL server for the test of a search shared by two machines (tests/lab/test_search*.py);
+# the tests start their own server as an unprivileged user on a free port.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian's postgresql for the shared-search test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 postgresql >/dev/null; \
+	  else \
+	    echo "warning: no PostgreSQL server and no apt as root; the shared-search test will skip (fail under CI=true)" >&2; \
+	  fi; \
+	fi
+
 repro: setup
 	$(BIN)/dvc repro
 
-test: setup lint browser
+test: setup lint browser postgres
 	$(BIN)/python -m pytest -ra
 
 lint: $(STAMP)
