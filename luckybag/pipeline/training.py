@@ -10,10 +10,10 @@ from typing import Any
 import keras
 import numpy as np
 
-from luckybag.data import Split
 from luckybag.errors import LuckybagError
-from luckybag.models import build_model, compile_model, make_optimizer
-from luckybag.params import TrainParams
+from luckybag.pipeline.data import Split
+from luckybag.pipeline.models import build_model, compile_model, make_optimizer
+from luckybag.pipeline.params import TrainParams
 
 
 class LiveLogger(keras.callbacks.Callback):

@@ -9,7 +9,7 @@ import keras
 
 from luckybag.contract import NUM_CLASSES, SIDE
 from luckybag.errors import LuckybagError
-from luckybag.params import HiddenLayer, TrainParams
+from luckybag.pipeline.params import HiddenLayer, TrainParams
 
 SGD = keras.optimizers.SGD
 OPTIMIZERS = {"sgd": SGD, "momentum": SGD, "nesterov": SGD, "rmsprop": keras.optimizers.RMSprop}

@@ -8,7 +8,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import cross_validate
 
-from luckybag.params import BaselineParams
+from luckybag.pipeline.params import BaselineParams
 
 
 def cross_validate_baseline(images: np.ndarray, labels: np.ndarray, params: BaselineParams) -> dict[str, Any]:

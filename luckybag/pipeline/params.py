@@ -30,7 +30,7 @@ class ParamsError(LuckybagError):
 
 
 def _official_file_names(checksums: dict[str, str]) -> dict[str, str]:
-    from luckybag.data import FILES
+    from luckybag.pipeline.data import FILES
 
     if set(checksums) != set(FILES) or not all(re.fullmatch("[0-9a-f]{64}", v) for v in checksums.values()):
         raise ValueError("not the four file names with SHA-256 hex digests")

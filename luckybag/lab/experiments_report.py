@@ -5,9 +5,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from luckybag.experiments import cell, changed_params, experiment_rows, metric_of, number, param_of, table
 from luckybag.io import write_text
-from luckybag.tools import ToolError, dvc_json, git_file, resolve_rev
+from luckybag.lab.experiments import cell, changed_params, experiment_rows, metric_of, number, param_of, table
+from luckybag.lab.tools import ToolError, dvc_json, git_file, resolve_rev
 
 TIMING_FILE = "timings/train.json"
 # Of experiments.METRICS: what `dvc exp show` gives per run.
@@ -52,7 +52,7 @@ def render(baseline: str, baseline_row: dict[str, Any], rows: dict[str, dict[str
     return "\n\n".join(blocks) + "\n"
 
 
-def write_report(names: list[str], rev: str, out: Path) -> None:
+def write_experiments_report(names: list[str], rev: str, out: Path) -> None:
     """``out``: the named experiments of commit ``rev`` from `dvc exp show --json`, and what each changes."""
     baseline = resolve_rev(rev)
     baseline_row, rows = experiment_rows(dvc_json(["exp", "show", "--rev", baseline]), baseline)

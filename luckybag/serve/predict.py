@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from luckybag import served
 from luckybag.contract import EXPORT_FILES, MODELS_DIR
-from luckybag.inputs import Inputs, read_inputs
-from luckybag.screening import screen
+from luckybag.serve import runtime as served  # `runtime` is run()'s parameter
+from luckybag.serve.inputs import Inputs, read_inputs
+from luckybag.serve.screening import screen
 
 FLAG_MARK = "! not like one fashion item"
 FLAG_NOTE = f"{FLAG_MARK}: blank, noise, text or not one item on a plain backdrop? its probabilities mean little"
@@ -97,7 +97,7 @@ def run(
     runtime = served.runtime_for(model, runtime)
     model = model or MODELS_DIR / EXPORT_FILES[runtime]
     served.check_model_file(model, runtime)
-    names = served.read_labels(labels or model.with_name(EXPORT_FILES["labels"]))
+    names = served.read_label_names(labels or model.with_name(EXPORT_FILES["labels"]))
     inputs = read_inputs(images, background)
     for line in [f"error: {problem}" for problem in inputs.problems] + [f"warning: {w}" for w in inputs.warnings]:
         print(line, file=sys.stderr)

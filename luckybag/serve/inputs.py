@@ -11,7 +11,7 @@ import numpy as np
 
 from luckybag.contract import SIDE
 from luckybag.errors import LuckybagError, one_line
-from luckybag.photos import BRIGHT, WORK_SIDE, invert_hint, prepare_image
+from luckybag.serve.photos import BRIGHT, WORK_SIDE, invert_hint, prepare_image
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -83,7 +83,7 @@ def check_pixels(array: np.ndarray, path: Path) -> np.ndarray:
 def read_array(path: Path, head: bytes) -> np.ndarray:
     """A .npy or IDX (raw or .gz) file's array."""
     if path.suffix.lower() != ".npy":
-        from luckybag.data import read_idx
+        from luckybag.idx import read_idx
 
         array = read_idx(path)  # its DataError names the file, as an InputError does
         if array.ndim != 3:

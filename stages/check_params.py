@@ -9,7 +9,7 @@ from pathlib import Path
 
 from luckybag.errors import main_guard
 from luckybag.io import write_text
-from luckybag.params import PARAMS_FILE, load_params
+from luckybag.pipeline.params import PARAMS_FILE, load_params
 
 STAMP = Path("data/params.ok")
 STAMP_TEXT = f"{PARAMS_FILE} passed luckybag check-params\n"

@@ -43,7 +43,7 @@ UNUSED = {
 FAST_XLA = "--xla_backend_optimization_level=0"
 GO = "go"
 BATCH = 2048  # prediction batch for Keras: larger needs more memory (the CNN), smaller more calls
-_CHILD = "import sys; from luckybag.reload import _process_main; _process_main(*sys.argv[1:])"
+_CHILD = "import sys; from luckybag.pipeline.reload import _process_main; _process_main(*sys.argv[1:])"
 
 
 class ReloadError(LuckybagError):

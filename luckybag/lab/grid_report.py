@@ -7,12 +7,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from luckybag.experiments import cell, changed_params, experiment_rows, metric_of, number, param_of, table
 from luckybag.io import write_text
-from luckybag.tools import dvc_json, git_file
+from luckybag.lab.experiments import cell, changed_params, experiment_rows, metric_of, number, param_of, table
+from luckybag.lab.tools import dvc_json, git_file
 
 if TYPE_CHECKING:
-    from luckybag.grid import Grid
+    from luckybag.lab.grid import Grid
 
 COLUMNS = ("val accuracy", "val loss", "test accuracy", "best epoch", "epochs run")  # of experiments.METRICS
 REPORT_ROW = re.compile(r"^\| \d+ \| `([^`]+)` \|", re.MULTILINE)
@@ -110,7 +110,7 @@ def figure_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}_val_loss.png")  # reports/grid.md -> reports/grid_val_loss.png
 
 
-def write_report(
+def write_grid_report(
     grid: "Grid", grid_path: Path, baseline: str, failures: dict[str, str], out: Path, keep_fuller: bool = False
 ) -> Path:
     """``out`` and, next to it, the validation-loss figure; returns the path written. With ``keep_fuller``, a report
@@ -134,7 +134,7 @@ def write_report(
     figure = figure_path(out)
     figure.unlink(missing_ok=True)
     if curves:
-        from luckybag.plots import val_loss_curves  # matplotlib only where there is a figure to draw
+        from luckybag.pipeline.plots import val_loss_curves  # matplotlib only where there is a figure to draw
 
         val_loss_curves(curves, figure)
     write_text(out, render_report(grid, grid_path, baseline, shown, failures, figure if curves else None))

@@ -26,7 +26,7 @@ def runtime_for(model: str | Path | None, runtime: str | None) -> str:
     return runtime or ("keras" if model is not None and Path(model).suffix == ".keras" else "onnx")
 
 
-def read_labels(path: Path) -> list[str]:
+def read_label_names(path: Path) -> list[str]:
     """``labels.json``: {"0": name, ..., "9": name} -> the 10 names in class order."""
     if not path.is_file():
         raise ModelError(

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from luckybag.experiments import table
 from luckybag.io import atomic_path, write_text
-from luckybag.tools import ToolError, command, dvc_json, git_file, resolve_rev
+from luckybag.lab.experiments import table
+from luckybag.lab.tools import ToolError, command, dvc_json, git_file, resolve_rev
 
 WORKSPACE = "workspace"
 PLOTS = {"loss": "plots/loss.png", "confusion": "plots/confusion.png"}
@@ -48,7 +48,7 @@ def plot_rows(base: str, rev: str, labels: dict[str, str], out_dir: Path) -> lis
     return rows
 
 
-def write_report(base: str, rev: str, out: Path) -> None:
+def write_pr_report(base: str, rev: str, out: Path) -> None:
     """``out``: the headline, DVC's params and metrics diff tables, and the base's and new plots side by side."""
     base_sha = resolve_rev(base)
     rev_sha = None if rev == WORKSPACE else resolve_rev(rev)

@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 
 from luckybag.contract import CLASS_NAMES
-from luckybag.params import Params, TrainParams
+from luckybag.pipeline.params import Params, TrainParams
 
 MIN_BIN_COUNT = 30  # fewer items than this in a confidence bin say too little to report
 # Measured by benchmarks/shop_photos.py (its results JSON): the stage that exports a model can't benchmark it.

@@ -15,9 +15,9 @@ from typing import Any, NamedTuple
 import yaml
 
 from luckybag.errors import LuckybagError
-from luckybag.grid_report import write_report
 from luckybag.io import write_text
-from luckybag.tools import command, last_line, resolve_rev, run_tool, stop_all
+from luckybag.lab.grid_report import write_grid_report
+from luckybag.lab.tools import command, last_line, resolve_rev, run_tool, stop_all
 
 BACKUP_SUFFIX = "--previous"
 OK, FAILED, NOT_RUN = "ok", "failed", "not run"
@@ -258,7 +258,9 @@ def run(grid_path: Path, only: list[str] | None, report: Path, *, report_only: b
             print(f"{outcome.status}: {outcome.name}: {outcome.reason}", file=sys.stderr)
     failures = {o.name: f"{o.status}: {o.reason}" for o in outcomes if o.status != OK}
     # A full run reports what it ran; a subset or a rebuild must not replace a fuller report.
-    print(f"report: {write_report(grid, grid_path, baseline, failures, report, keep_fuller=bool(only or report_only))}")
+    print(
+        f"report: {write_grid_report(grid, grid_path, baseline, failures, report, keep_fuller=bool(only or report_only))}"
+    )
     if any(o.status == FAILED and o.reason == "interrupted" for o in outcomes):
         return 130
     return 1 if failures else 0

@@ -6,10 +6,10 @@ from unittest import mock
 
 import numpy as np
 
-from luckybag.calibration import Calibration
 from luckybag.contract import CLASS_NAMES, EXPORT_FILES, INPUT_DTYPE, SIDE
 from luckybag.errors import LuckybagError
 from luckybag.io import atomic_dir, atomic_path, reproducible_keras_archive, write_json, write_text
+from luckybag.pipeline.calibration import Calibration
 
 
 class ExportError(LuckybagError):

@@ -8,8 +8,8 @@ from matplotlib.figure import Figure  # not pyplot: no GUI backend, nothing glob
 from matplotlib.ticker import MaxNLocator
 
 from luckybag.contract import CLASS_NAMES, NUM_CLASSES
-from luckybag.data import DataError
 from luckybag.io import atomic_path
+from luckybag.pipeline.data import DataError
 
 
 def read_history(live_dir: Path) -> dict[str, list[float]]:
