@@ -1,7 +1,7 @@
 """The serving install: a fresh venv with requirements-serve.lock and the project (--no-deps)
 answers `luckybag predict` on a real ONNX export, and cannot import TensorFlow, Keras, JAX or torch.
 
-The export is a tiny model written by the library's own export code (tests/test_reload.py's
+The export is a tiny model written by the library's own export code (tests/pipeline/test_reload.py's
 script), with the served model's own probabilities for the images it is asked about.
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT
-from tests.test_reload import EXPORT_SCRIPT
+from tests.pipeline.test_reload import EXPORT_SCRIPT
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from luckybag.data import DEBIAN_DIR, FILES
+from luckybag.pipeline.data import DEBIAN_DIR, FILES
 from tests.conftest import ROOT, make_project, run
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.slow]

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from luckybag.errors import LuckybagError
-from luckybag.grid import check_name, failure_reason, load_grid, stage_inputs
-from luckybag.grid_report import render_report
+from luckybag.lab.grid import check_name, failure_reason, load_grid, stage_inputs
+from luckybag.lab.grid_report import render_report
 from tests.conftest import ROOT, reproduced_project, run
 
 pytestmark = pytest.mark.slow
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 PYTHON = sys.executable
 # The grids vary the baseline stage's params, so each experiment re-runs only that stage (seconds,
 # where training costs tens); it3-cv2 is the project's own setup, for which DVC re-runs nothing.
-# Training with the grid's -S values is what tests/test_pipeline.py's experiment covers.
+# Training with the grid's -S values is what tests/pipeline/test_pipeline.py's experiment covers.
 GRID = {
     "axes": {
         "iter": {"it3": {"baseline.max_iter": 3}, "it4": {"baseline.max_iter": 4}},
@@ -218,7 +218,7 @@ def test_a_subset_or_a_rebuild_keeps_a_fuller_report(project: Path, grid_run: su
 def test_stage_inputs_are_the_code_and_params_not_the_outputs() -> None:
     inputs = stage_inputs(ROOT / "dvc.yaml")
     names = {Path(path).relative_to(ROOT).as_posix() if Path(path).is_absolute() else path for path in inputs}
-    assert {"params.yaml", "luckybag", "stages", "stages/train.py", "luckybag/params.py"} <= names
+    assert {"params.yaml", "luckybag", "stages", "stages/train.py", "luckybag/pipeline/params.py"} <= names
     assert not names & {"data/raw", "data/prepared", "models/checkpoint.keras", "data/params.ok", "metrics/eval.json"}
 
 
@@ -264,7 +264,7 @@ def test_names_git_refuses_are_refused(name: str) -> None:
         (
             "I0000 00:00:1795849401.831261    7631 port.cc:153] oneDNN custom operations are on.\n"
             f"{BAD_DROPOUT}\n"
-            "ERROR: failed to reproduce 'train': failed to run: python stages/train.py, exited with 1\n",
+            "ERROR: failed to reproduce 'train': failed to run: python -m stages.train, exited with 1\n",
             255,
             f"{BAD_DROPOUT} (stage 'train')",
         ),

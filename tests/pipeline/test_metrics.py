@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from luckybag import CLASS_NAMES, metrics
+from luckybag import CLASS_NAMES
+from luckybag.pipeline import metrics
 
 
 def one_hot(labels, confidence=1.0):

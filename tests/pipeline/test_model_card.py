@@ -3,9 +3,9 @@
 import numpy as np
 
 from luckybag import CLASS_NAMES
-from luckybag.calibration import reliability
-from luckybag.model_card import calibration_sentence, confusion_sentence
-from tests.test_calibration import confident_set
+from luckybag.pipeline.calibration import reliability
+from luckybag.pipeline.model_card import calibration_sentence, confusion_sentence
+from tests.pipeline.test_calibration import confident_set
 
 
 def test_calibration_sentence_reads_the_bin_near_80_percent() -> None:

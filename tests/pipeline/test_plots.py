@@ -5,8 +5,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from luckybag import plots
-from luckybag.data import DataError
+from luckybag.pipeline import plots
+from luckybag.pipeline.data import DataError
 
 
 def write_log(live_dir: Path, split: str, metric: str, values: list[float]) -> None:

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from luckybag import CLASS_NAMES, cli, screening
+from luckybag import CLASS_NAMES, cli
+from luckybag.serve import screening
 
 
 def bar(c: int, value: int = 200) -> np.ndarray:
@@ -65,7 +66,7 @@ def run_cli(capsys: pytest.CaptureFixture, *argv: object) -> tuple[int, str, lis
 def no_screening(monkeypatch: pytest.MonkeyPatch) -> None:
     """The stand-in's bars fill their box, which no garment does: screen nothing but blank images here.
 
-    (The committed thresholds are tested on real items and non-items in test_screening.py.)"""
+    (The committed thresholds are tested on real items and non-items in tests/serve/test_screening.py.)"""
     monkeypatch.setattr(screening, "read_thresholds", lambda: {"ink": {"min": 0.01}})
 
 

@@ -1,4 +1,4 @@
-"""The export check's reload processes (luckybag.reload) on a real export of a tiny model.
+"""The export check's reload processes (luckybag.pipeline.reload) on a real export of a tiny model.
 
 The export is written once by the library's own code on TensorFlow, as the export stage does,
 together with the served model's own probabilities for the images the check predicts.
@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import yaml
 
-from luckybag import reload
 from luckybag.contract import EXPORT_FILES
-from luckybag.params import ParamsError, load_params
+from luckybag.pipeline import reload
+from luckybag.pipeline.params import ParamsError, load_params
 from tests.conftest import ROOT
 
 EXPORT_SCRIPT = """
@@ -24,10 +24,10 @@ import sys
 from pathlib import Path
 import numpy as np
 import keras
-from luckybag import exports
-from luckybag.calibration import Calibration
-from luckybag.models import build_dense
-from luckybag.params import HiddenLayer
+from luckybag.pipeline import exports
+from luckybag.pipeline.calibration import Calibration
+from luckybag.pipeline.models import build_dense
+from luckybag.pipeline.params import HiddenLayer
 from tests.conftest import make_images
 
 out = Path(sys.argv[1])
@@ -83,7 +83,7 @@ import sys
 from pathlib import Path
 import numpy as np
 import tensorflow
-from luckybag import reload
+from luckybag.pipeline import reload
 
 export_dir = Path(sys.argv[1])
 files = {"savedmodel": [export_dir / "savedmodel"]}

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from luckybag import grid
-from luckybag.grid import FAILED, NOT_RUN, OK, Experiment, Outcome
+from luckybag.lab import grid
+from luckybag.lab.grid import FAILED, NOT_RUN, OK, Experiment, Outcome
 
 EXPERIMENTS = [Experiment(name, {}) for name in ("a", "b", "c")]
 
@@ -77,7 +77,7 @@ def test_ctrl_c_stops_the_running_ones_and_starts_no_other(
 
 
 def test_stop_all_interrupts_every_running_tool_and_lets_it_finish() -> None:
-    from luckybag.tools import run_tool, stop_all
+    from luckybag.lab.tools import run_tool, stop_all
 
     # Each tool exits by itself, with status 1, a second after its first SIGINT (not killed: that is -9).
     script = (

@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 
 from luckybag import CLASS_NAMES
-from luckybag import predict as P
-from tests.lucky_bag.conftest import bar, run_cli
+from luckybag.serve import predict as P
+from tests.serve.lucky_bag.conftest import bar, run_cli
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from luckybag import cli, served
-from luckybag.inputs import read_inputs, to_pixels
+from luckybag import cli
+from luckybag.serve.inputs import read_inputs, to_pixels
+from luckybag.serve.runtime import runtime_for
 from tests.conftest import ROOT, make_images
 
 pytestmark = pytest.mark.slow
@@ -27,9 +28,9 @@ import sys
 from pathlib import Path
 import numpy as np
 import keras
-from luckybag import exports
-from luckybag.models import build_dense
-from luckybag.params import HiddenLayer
+from luckybag.pipeline import exports
+from luckybag.pipeline.models import build_dense
+from luckybag.pipeline.params import HiddenLayer
 from tests.conftest import make_images
 
 keras.utils.set_random_seed(0)
@@ -39,7 +40,7 @@ model = build_dense([HiddenLayer(units=16, activation="relu")], dropout=0.0)
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
 model.fit(images, labels, epochs=2, batch_size=32, verbose=0)
 try:  # a per-class calibration (temperature scaling is one scale for all classes)
-    from luckybag.calibration import Calibration
+    from luckybag.pipeline.calibration import Calibration
     calibration = Calibration("temperature", np.full(10, 1 / 1.3), np.zeros(10))
 except ImportError:  # the temperature alone
     calibration = 1.3
@@ -230,7 +231,7 @@ def test_onnx_files_that_are_not_ours_are_refused(capsys, export_dir, tmp_path):
 
 
 def test_runtime_follows_the_model_suffix():
-    assert served.runtime_for(None, None) == "onnx"
-    assert served.runtime_for("x/model.keras", None) == "keras"
-    assert served.runtime_for("x/model.onnx", None) == "onnx"
-    assert served.runtime_for("x/model.keras", "onnx") == "onnx"
+    assert runtime_for(None, None) == "onnx"
+    assert runtime_for("x/model.keras", None) == "keras"
+    assert runtime_for("x/model.onnx", None) == "onnx"
+    assert runtime_for("x/model.keras", "onnx") == "onnx"

@@ -3,8 +3,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from luckybag import cli, params
-from luckybag.params import ParamsError
+from luckybag import cli
+from luckybag.pipeline import params
+from luckybag.pipeline.params import ParamsError
 from tests.conftest import ROOT
 
 

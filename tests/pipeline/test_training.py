@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import yaml
 
-from luckybag import data
-from luckybag.params import TrainParams
-from luckybag.training import TrainResult, train, validation_batch_size
+from luckybag.pipeline import data
+from luckybag.pipeline.params import TrainParams
+from luckybag.pipeline.training import TrainResult, train, validation_batch_size
 from tests.conftest import ROOT, make_images
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from luckybag import data
-from luckybag.data import DataError
+from luckybag.pipeline import data
+from luckybag.pipeline.data import DataError
 from tests.conftest import idx_bytes, make_mirror, write_idx_gz
 
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from luckybag import CLASS_NAMES, cli
 from tests.conftest import ROOT
-from tests.lucky_bag.conftest import bar, build_model, run_cli, write_labels
+from tests.serve.lucky_bag.conftest import bar, build_model, run_cli, write_labels
 
 
 @pytest.mark.parametrize(

@@ -68,7 +68,7 @@ def test_repro_then_experiment(tiny_project: Path) -> None:
     assert "up to date" in again.stdout
 
     loss_png = (tiny_project / "plots/loss.png").read_bytes()
-    plots_py = tiny_project / "luckybag/plots.py"
+    plots_py = tiny_project / "luckybag/pipeline/plots.py"
     plots_py.write_text(plots_py.read_text().replace('label="validation")', 'label="validation", linestyle="--")'))
     restyled = run(["dvc", "repro"], tiny_project)
     assert stages_ran(restyled.stdout) == ["plots"]  # a new plot style retrains nothing
@@ -104,7 +104,7 @@ def test_repro_then_experiment(tiny_project: Path) -> None:
         path = tiny_project / name
         whole = path.read_bytes()
         path.write_bytes(whole[:-100])
-        done = run(["python", "stages/export.py"], tiny_project, check=False)
+        done = run(["python", "-m", "stages.export"], tiny_project, check=False)
         path.write_bytes(whole)
         assert done.returncode == 1
         assert done.stderr.strip().splitlines()[-1].startswith(f"error: {name}: {expected}"), done.stderr
@@ -114,8 +114,8 @@ def test_repro_then_experiment(tiny_project: Path) -> None:
 def assert_calibration_is_what_was_applied(project: Path, evaluation: dict) -> None:
     """The calibration evaluate saved reproduces its calibrated test probabilities and their figures,
     and, fitted on validation, cannot do worse there than no calibration (the identity is a candidate)."""
-    from luckybag import calibration
-    from luckybag.data import load_split
+    from luckybag.pipeline import calibration
+    from luckybag.pipeline.data import load_split
 
     with np.load(project / "data/predictions.npz") as saved:
         method = str(saved["method"])
@@ -133,19 +133,19 @@ def assert_calibration_is_what_was_applied(project: Path, evaluation: dict) -> N
 
 def test_bad_param_fails_the_stage_with_one_line_and_no_output(tiny_project: Path) -> None:
     for stage in ("download", "preprocess"):  # with data present, only the params check can stop training
-        run(["python", f"stages/{stage}.py"], tiny_project)
+        run(["python", "-m", f"stages.{stage}"], tiny_project)
     params_path = tiny_project / "params.yaml"
     params = yaml.safe_load(params_path.read_text())
     params["train"]["dropout"] = 1.5
     params_path.write_text(yaml.safe_dump(params, sort_keys=False))
-    done = run(["python", "stages/train.py"], tiny_project, check=False)
+    done = run(["python", "-m", "stages.train"], tiny_project, check=False)
     assert done.returncode != 0
     assert done.stderr.strip() == "error: params: 'train.dropout' is 1.5; expected a rate in [0, 1)"
     assert not (tiny_project / "models").exists() and not (tiny_project / "metrics").exists()
 
 
 def test_missing_data_is_one_line(tiny_project: Path) -> None:
-    done = run(["python", "stages/preprocess.py"], tiny_project, check=False)
+    done = run(["python", "-m", "stages.preprocess"], tiny_project, check=False)
     assert done.returncode != 0
     assert done.stderr.strip() == (
         "error: data/raw/train-images-idx3-ubyte.gz: file not found (run the download stage first)"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from luckybag.experiments_report import render
+from luckybag.lab.experiments_report import render
 from tests.conftest import BIN, ROOT, reproduced_project, run
 
 SEARCH = ROOT / "benchmarks/cnn_search.py"
@@ -143,7 +143,7 @@ def exp_row(name: str, accuracy: float, ece: float, dropout: float, rev: str = "
 
 
 def test_report_rows_come_from_each_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    import luckybag.experiments_report as report
+    import luckybag.lab.experiments_report as report
 
     timings = {"base1234567": {"seconds": 10.0, "seconds_per_epoch": 1.0}, "exp1": {"seconds": 216.4}}
     monkeypatch.setattr(report, "timing", lambda rev: timings.get(rev, {}))

@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 
 from benchmarks.shop_photos_gen import NON_ITEM_KINDS, write_non_items, write_shop_photos
-from luckybag.data import DEBIAN_DIR, read_images
-from luckybag.inputs import read_inputs
-from luckybag.photos import border
-from luckybag.screening import read_thresholds, screen, statistics
+from luckybag.pipeline.data import DEBIAN_DIR, read_images
+from luckybag.serve.inputs import read_inputs
+from luckybag.serve.photos import border
+from luckybag.serve.screening import read_thresholds, screen, statistics
 
 pytestmark = pytest.mark.slow  # generates and reads ~100 photos (tens of seconds)
 

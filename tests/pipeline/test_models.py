@@ -2,8 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from luckybag.models import build_dense, make_optimizer, summary_text
-from luckybag.params import HiddenLayer
+from luckybag.pipeline.models import build_dense, make_optimizer, summary_text
+from luckybag.pipeline.params import HiddenLayer
 
 SEED_LAYER = [HiddenLayer(units=100, activation="relu")]
 
@@ -65,7 +65,7 @@ def test_summary_text_lists_the_parameter_count() -> None:
 
 def test_textbook_cnn_parameter_count() -> None:
     # conv32 (320) + conv64 (18,496) + Dense(100) on 7x7x64 (313,700) + Dense(10) (1,010).
-    from luckybag.models import build_cnn
+    from luckybag.pipeline.models import build_cnn
 
     assert build_cnn([32, 64], 3, 2, 100, dropout=0.4).count_params() == 333_526
 
@@ -73,8 +73,8 @@ def test_textbook_cnn_parameter_count() -> None:
 def test_cnn_with_batch_norm_from_params() -> None:
     import yaml
 
-    from luckybag.models import build_model
-    from luckybag.params import TrainParams
+    from luckybag.pipeline.models import build_model
+    from luckybag.pipeline.params import TrainParams
     from tests.conftest import ROOT
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
@@ -99,7 +99,7 @@ def test_cosine_schedule_starts_at_the_learning_rate_and_ends_at_zero() -> None:
 
 
 def test_cnn_with_two_convolutions_per_block() -> None:
-    from luckybag.models import build_cnn
+    from luckybag.pipeline.models import build_cnn
 
     model = build_cnn([16, 32], 3, 2, 100, dropout=0.4, convs_per_block=2)
     # 160 + 2,320 | 4,640 + 9,248 | Dense(100) on 7x7x32: 156,900 | 1,010
@@ -113,7 +113,7 @@ def test_cnn_with_two_convolutions_per_block() -> None:
 
 
 def test_label_smoothing_loss_matches_the_smoothed_targets() -> None:
-    from luckybag.models import SmoothedSparseCrossentropy, compile_model
+    from luckybag.pipeline.models import SmoothedSparseCrossentropy, compile_model
 
     probs = np.array([[0.7, 0.2, 0.1] + [0.0] * 7, [0.1] * 10], dtype="float32")
     labels = np.array([0, 3])

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from luckybag import calibration
+from luckybag.pipeline import calibration
 
 
 def confident_set(n: int, confidence: float, accuracy: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -135,9 +135,9 @@ def test_cross_fitted_items_never_see_their_own_labels() -> None:
 def test_served_model_applies_the_calibration(method: str) -> None:
     import yaml
 
-    from luckybag.exports import build_served
-    from luckybag.models import build_model
-    from luckybag.params import TrainParams
+    from luckybag.pipeline.exports import build_served
+    from luckybag.pipeline.models import build_model
+    from luckybag.pipeline.params import TrainParams
     from tests.conftest import ROOT, make_images
 
     params = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]

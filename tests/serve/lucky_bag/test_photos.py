@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from luckybag import CLASS_NAMES
-from tests.lucky_bag.conftest import bar, photo, run_cli
+from tests.serve.lucky_bag.conftest import bar, photo, run_cli
 
 FLAGS_FOR_LIGHT = [[], ["--background", "light"], ["--invert"]]
 

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from luckybag import CLASS_NAMES, served
+from luckybag import CLASS_NAMES
+from luckybag.serve import runtime
 from tests.conftest import idx_bytes, make_images, write_idx_gz
-from tests.lucky_bag.conftest import bar, run_cli
+from tests.serve.lucky_bag.conftest import bar, run_cli
 
 
 def test_dark_arrays_are_inverted_as_a_file(capsys, model_path, tmp_path):
@@ -117,7 +118,7 @@ def test_all_bad_inputs_listed_model_never_loaded(capsys, model_path, tmp_path, 
     bad = _bad_inputs(tmp_path)
     assert list(bad) == BAD_KINDS
     for loader in ("load_onnx", "load_keras"):
-        monkeypatch.setattr(served, loader, lambda path: pytest.fail("the model was loaded for no usable input"))
+        monkeypatch.setattr(runtime, loader, lambda path: pytest.fail("the model was loaded for no usable input"))
     status, out, err = run_cli(capsys, command, *(p for p, _ in bad.values()), "--model", model_path)
     assert status == 2 and out == ""
     assert len(err) == len(bad)

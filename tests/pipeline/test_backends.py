@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from luckybag.params import BACKENDS
+from luckybag.pipeline.params import BACKENDS
 from tests.conftest import make_mirror, make_project, run, tiny_params
 
 pytestmark = pytest.mark.slow
@@ -20,7 +20,7 @@ def prepared_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("backends")
     project = make_project(base / "project", tiny_params(base / "mirror", make_mirror(base / "mirror")))
     for stage in ("download", "preprocess"):
-        run(["python", f"stages/{stage}.py"], project)
+        run(["python", "-m", f"stages.{stage}"], project)
     return project
 
 
@@ -50,7 +50,7 @@ def metrics_bytes(project: Path) -> dict[str, bytes]:
 def run_model_stages(project: Path) -> None:
     shutil.rmtree(project / "dvclive", ignore_errors=True)  # as DVC would remove the train stage's outs
     for stage in ("train", "evaluate", "export"):
-        run(["python", f"stages/{stage}.py"], project)
+        run(["python", "-m", f"stages.{stage}"], project)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -77,7 +77,7 @@ def test_fifty_steps_per_call_give_the_numbers_of_one(prepared_project: Path, ba
     for steps in (1, 50):
         set_train(prepared_project, backend=backend, steps_per_execution=steps)
         shutil.rmtree(prepared_project / "dvclive", ignore_errors=True)
-        run(["python", "stages/train.py"], prepared_project)
+        run(["python", "-m", "stages.train"], prepared_project)
         logs[steps] = {
             path.relative_to(prepared_project).as_posix(): path.read_bytes()
             for path in [
@@ -96,7 +96,7 @@ def test_cnn_trains_evaluates_and_exports_every_format(prepared_project: Path) -
     params["train"]["cnn"].update(filters=[4, 8], dense_units=16, augment=True)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     for stage in ("train", "evaluate", "export"):
-        run(["python", f"stages/{stage}.py"], prepared_project)
+        run(["python", "-m", f"stages.{stage}"], prepared_project)
     assert json.loads((prepared_project / "metrics/train.json").read_text())["params_count"] == (
         40 + 296 + 16 * 7 * 7 * 8 + 16 + 170
     )
