@@ -139,7 +139,7 @@ plots-diff: $(STAMP)
 
 # Regenerate plots_page/template.html from the pinned npm packages (needs npm).
 plots-template: $(STAMP)
-	$(BIN)/luckybag plots-template
+	$(BIN)/python scripts/plots_page.py
 
 # Tag the committed model as a version of the fashion-classifier artifact (GTO), then push the tag.
 register: $(STAMP)

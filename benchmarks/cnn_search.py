@@ -2,7 +2,7 @@
 
 Each candidate is a set of ``train.*`` overrides of params.yaml: exactly the ``-S`` values a
 ``dvc exp run`` of it passes. It is trained in-process with the train stage's own library
-(``luckybag.training.train``: same seed, checkpoint of the best ``monitor`` epoch, early stopping)
+(``luckybag.pipeline.training.train``: same seed, checkpoint of the best ``monitor`` epoch, early stopping)
 on the prepared train/validation split, and its validation accuracy (the epoch the checkpoint
 holds), its wall-clock and CPU training time and the machine's load go into the results file,
 merged by name, so a search can be split over several runs. The chosen candidate is the most
@@ -32,10 +32,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from luckybag import data  # noqa: E402
 from luckybag.backend import use_backend  # noqa: E402
 from luckybag.io import write_json  # noqa: E402
-from luckybag.params import TrainParams, read_params, validate  # noqa: E402
+from luckybag.pipeline import data  # noqa: E402
+from luckybag.pipeline.params import TrainParams, read_params, validate  # noqa: E402
 
 # The recipe `make cnn` ran before this search: TensorFlow (several times faster than JAX for
 # convolutions here), batch 128, a cosine decay over the epochs, the most accurate validation epoch.
@@ -121,7 +121,7 @@ def load_splits(prepared: Path, raw: Path, test_size: float, random_state: int) 
 
 
 def run_candidate(params: TrainParams, splits: dict[str, data.Split], checkpoint: Path) -> dict[str, Any]:
-    from luckybag import training
+    from luckybag.pipeline import training
 
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()[0]
@@ -147,7 +147,7 @@ def run_candidate(params: TrainParams, splits: dict[str, data.Split], checkpoint
 def test_accuracy(checkpoint: Path, split: data.Split) -> float:
     import numpy as np
 
-    from luckybag.models import load_checkpoint
+    from luckybag.pipeline.models import load_checkpoint
 
     probs = np.asarray(load_checkpoint(checkpoint).predict(split.images, batch_size=1024, verbose=0))
     return float(np.mean(probs.argmax(axis=1) == split.labels))

@@ -1,6 +1,6 @@
 """Where the train stage's epoch goes: training steps, validation, checkpoint, DVCLive logging.
 
-Runs the real `luckybag.training.train` (default params from params.yaml, a fixed number of
+Runs the real `luckybag.pipeline.training.train` (default params from params.yaml, a fixed number of
 epochs, no early stopping) on the prepared real data with timers on Keras' callback hooks, twice,
 each in a fresh process: (a) validation at the training batch (Keras' default, as before) and
 (b) validation at `training.validation_batch_size` (now). Compares the steps with the FLOP floor:
@@ -32,9 +32,9 @@ def timed_side(side: str, data: Path, epochs: int) -> dict:
     import yaml
 
     from dvclive import Live
-    from luckybag import training
-    from luckybag.data import load_split
-    from luckybag.params import TrainParams
+    from luckybag.pipeline import training
+    from luckybag.pipeline.data import load_split
+    from luckybag.pipeline.params import TrainParams
 
     train = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
     params = TrainParams.model_validate({**train, "epochs": epochs, "patience": 0})

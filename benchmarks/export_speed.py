@@ -70,7 +70,7 @@ def trained(source: Path | None, work: Path) -> Path:
     project = code_of(None, work / "train")
     for stage in ("download", "preprocess", "train"):
         print(f"  {stage} ...", flush=True)
-        sh([sys.executable, f"stages/{stage}.py"], project)
+        sh([sys.executable, "-m", f"stages.{stage}"], project)
     return project
 
 
@@ -81,7 +81,7 @@ def prepared(project: Path, source: Path) -> Path:
     for name in INPUTS:
         (project / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source / name, project / name)
-    sh([sys.executable, "stages/evaluate.py"], project)
+    sh([sys.executable, "-m", "stages.evaluate"], project)
     return project
 
 
@@ -92,7 +92,7 @@ def rev_parse(rev: str) -> str:
 def timed_stage(project: Path) -> dict[str, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    sh([sys.executable, "stages/export.py"], project)
+    sh([sys.executable, "-m", "stages.export"], project)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

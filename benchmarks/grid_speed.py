@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from luckybag.experiments import dig, experiment_rows, flatten
-from luckybag.grid_report import figure_path
 from luckybag.io import write_json
+from luckybag.lab.experiments import dig, experiment_rows, flatten
+from luckybag.lab.grid_report import figure_path
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

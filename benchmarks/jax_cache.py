@@ -40,10 +40,10 @@ def timed(stage: str, cache: str) -> dict[str, float | str]:
     }
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, f"stages/{stage}.py"], cwd=ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", f"stages.{stage}"], cwd=ROOT, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if done.returncode != 0:
-        sys.exit(f"error: stages/{stage}.py failed:\n{done.stderr[-2000:]}")
+        sys.exit(f"error: python -m stages.{stage} failed:\n{done.stderr[-2000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return {"wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2), "outputs_sha256": digest(OUTPUTS[stage])}

@@ -1,4 +1,4 @@
-"""Fit the CLI's screening thresholds on validation-split data; write luckybag/screening.json.
+"""Fit the CLI's screening thresholds on validation-split data; write luckybag/serve/screening.json.
 
 In-distribution data: every validation image as it is, and shop photos generated from
 validation images (shop_photos_gen.py), read through the CLI's own preparation. Each
@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 from shop_photos_gen import write_non_items, write_shop_photos
 
-from luckybag import served
-from luckybag.inputs import read_inputs
 from luckybag.io import write_json
-from luckybag.screening import THRESHOLDS_FILE, statistics
+from luckybag.serve import runtime
+from luckybag.serve.inputs import read_inputs
+from luckybag.serve.screening import THRESHOLDS_FILE, statistics
 
-# Which side of each statistic is out of distribution (see luckybag.screening.statistics).
+# Which side of each statistic is out of distribution (see luckybag.serve.screening.statistics).
 BOUNDS = {
     "ink": "min",
     "backdrop": "min",
@@ -44,13 +44,13 @@ def flagged(stats: dict[str, np.ndarray], thresholds: dict[str, dict[str, float]
     return out
 
 
-def prepared_stats(paths: list[Path], predict: served.Predict) -> dict[str, np.ndarray]:
+def prepared_stats(paths: list[Path], predict: runtime.Predict) -> dict[str, np.ndarray]:
     """Read files as the CLI does (default --background auto), predict, and take the statistics."""
     inputs = read_inputs(paths)
     if inputs.problems:
         raise SystemExit(f"error: {inputs.problems[0]}")
     images = inputs.batch()
-    return statistics(images, served.predict_probabilities(predict, images))
+    return statistics(images, runtime.predict_probabilities(predict, images))
 
 
 def main() -> None:
@@ -66,8 +66,8 @@ def main() -> None:
     start = time.perf_counter()
     with np.load(args.val) as data:
         val_images = data["images"]
-    predict = served.load_onnx(args.model)
-    raw = statistics(val_images, served.predict_probabilities(predict, val_images))
+    predict = runtime.load_onnx(args.model)
+    raw = statistics(val_images, runtime.predict_probabilities(predict, val_images))
     chosen = np.random.default_rng(SHOP_SEED).choice(len(val_images), args.photos, replace=False)
     with tempfile.TemporaryDirectory(prefix="luckybag-screening-") as tmp:
         shop = prepared_stats(write_shop_photos(val_images[chosen], Path(tmp) / "shop", SHOP_SEED), predict)

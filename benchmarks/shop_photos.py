@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 from shop_photos_gen import write_non_items, write_shop_photos
 
-from luckybag.calibration import ece
 from luckybag.io import write_json
+from luckybag.pipeline.calibration import ece
 
 OUT = Path("benchmarks/results/shop_photos.json")
 SHOP_SEED, NON_ITEM_SEED = 3, 4  # not the seeds screening_fit.py fits on

@@ -52,12 +52,12 @@ def seed(args: list[str]) -> dict:
 def project_train(project: Path, epochs: int) -> dict:
     """The train stage with default params but a fixed epoch count and no early stopping."""
     for stage in ("download", "preprocess"):
-        sh([sys.executable, f"stages/{stage}.py"], project)
+        sh([sys.executable, "-m", f"stages.{stage}"], project)
     params_path = project / "params.yaml"
     params = yaml.safe_load(params_path.read_text())
     params["train"].update(epochs=epochs, patience=0)
     params_path.write_text(yaml.safe_dump(params, sort_keys=False))
-    sh([sys.executable, "stages/train.py"], project)
+    sh([sys.executable, "-m", "stages.train"], project)
     timing = json.loads((project / "timings/train.json").read_text())
     metrics = json.loads((project / "metrics/train.json").read_text())
     return {

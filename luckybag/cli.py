@@ -5,7 +5,7 @@ import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from luckybag.contract import NUM_CLASSES, RUNTIMES
+from luckybag.contract import NUM_CLASSES, SERVED_FORMATS
 from luckybag.errors import reported
 
 
@@ -25,7 +25,7 @@ jobs = functools.partial(whole_number, low=1, high=64)
 
 # Sub-commands import their modules when they run: `luckybag predict` must not load Keras, PyYAML or DVC.
 def predict(args: argparse.Namespace) -> int:
-    from luckybag.predict import run
+    from luckybag.serve.predict import run
 
     background = "light" if args.invert else args.background
     return run(
@@ -41,37 +41,30 @@ def predict(args: argparse.Namespace) -> int:
 
 
 def check_params(args: argparse.Namespace) -> None:
-    from luckybag.params import load_params
+    from luckybag.pipeline.params import load_params
 
     load_params(args.params)
     print(f"{args.params}: ok")
 
 
 def grid(args: argparse.Namespace) -> int:
-    from luckybag.grid import run
+    from luckybag.lab.grid import run
 
     return run(args.grid, args.only, args.report, report_only=args.report_only, dry=args.dry, jobs=args.jobs)
 
 
 def report(args: argparse.Namespace) -> None:
-    from luckybag.report import write_report
+    from luckybag.lab.report import write_pr_report
 
-    write_report(args.base, args.rev, args.out)
+    write_pr_report(args.base, args.rev, args.out)
     print(f"report: {args.out}")
 
 
 def experiments_report(args: argparse.Namespace) -> None:
-    from luckybag.experiments_report import write_report
+    from luckybag.lab.experiments_report import write_experiments_report
 
-    write_report(args.names, args.rev, args.out)
+    write_experiments_report(args.names, args.rev, args.out)
     print(f"wrote {args.out}")
-
-
-def plots_template(args: argparse.Namespace) -> None:
-    from luckybag.plots_page import build_template
-
-    build_template(args.out)
-    print(f"plots template: {args.out}")
 
 
 def add_inputs(parser: argparse.ArgumentParser, top_k_default: int, top_k_help: str) -> None:
@@ -94,7 +87,7 @@ def add_inputs(parser: argparse.ArgumentParser, top_k_default: int, top_k_help: 
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument(
         "--runtime",
-        choices=RUNTIMES,
+        choices=SERVED_FORMATS,
         help="onnx: models/model.onnx on onnxruntime (default; keras for a --model ending in .keras); "
         "keras: models/model.keras on Keras",
     )
@@ -145,12 +138,6 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int | None], str, str, 
         "A markdown table of the named experiments of one commit (from `dvc exp show --json`) and what each changes.",
         "luckybag experiments-report --names cnn dense-best",
     ),
-    "plots-template": (
-        plots_template,
-        "rebuild the offline dvc plots page template from the pinned npm packages",
-        "Pack vega, vega-lite and vega-embed with npm and inline them into the HTML template of `dvc plots show`.",
-        "luckybag plots-template --out plots_page/template.html",
-    ),
 }
 
 
@@ -182,8 +169,6 @@ def build_parser() -> argparse.ArgumentParser:
     experiments.add_argument("--names", nargs="+", default=["cnn", "dense-best"], help="default: cnn dense-best")
     experiments.add_argument("--rev", default="HEAD", help="the commit the experiments ran from (default: HEAD)")
     experiments.add_argument("--out", type=Path, default=Path("reports/experiments.md"), help="default: %(default)s")
-    template = sub["plots-template"]
-    template.add_argument("--out", type=Path, default=Path("plots_page/template.html"), help="default: %(default)s")
     return parser
 
 

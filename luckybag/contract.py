@@ -16,4 +16,4 @@ EXPORT_FILES = {
     "onnx": "model.onnx",
     "labels": "labels.json",  # {"0": "T-shirt/top", ...}, beside the model
 }
-RUNTIMES = ("onnx", "keras")  # the formats the CLI serves: onnxruntime (default) or Keras
+SERVED_FORMATS = ("onnx", "keras")  # the formats the CLI serves: onnxruntime (default) or Keras

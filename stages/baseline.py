@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from luckybag import baseline, data
 from luckybag.errors import main_guard
 from luckybag.io import write_json
-from luckybag.params import load_section
+from luckybag.pipeline import baseline, data
+from luckybag.pipeline.params import load_section
 
 RAW_DIR = Path("data/raw")
 METRICS = Path("metrics/baseline.json")

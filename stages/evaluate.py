@@ -4,11 +4,11 @@ from pathlib import Path
 
 import numpy as np
 
-from luckybag import calibration, data
 from luckybag.backend import use_backend
 from luckybag.errors import main_guard
 from luckybag.io import save_npz, write_json
-from luckybag.params import load_params
+from luckybag.pipeline import calibration, data
+from luckybag.pipeline.params import load_params
 
 PREPARED_DIR = Path("data/prepared")
 CHECKPOINT = Path("models/checkpoint.keras")
@@ -26,7 +26,7 @@ def with_accuracy(probs: np.ndarray, labels: np.ndarray, n_bins: int) -> dict[st
 
 
 def raw_metrics(labels: np.ndarray, probs: np.ndarray, n_bins: int) -> dict:
-    from luckybag import metrics
+    from luckybag.pipeline import metrics
 
     # `loss` is Keras' cross-entropy (probabilities clipped at 1e-7, as in training); `nll` uses
     # the same formula as the calibrated `nll`, so the two are comparable.
@@ -38,8 +38,8 @@ def main() -> None:
     everything = load_params()
     params = everything.evaluate
     use_backend(everything.train.backend)  # the backend the model was trained on
-    from luckybag import metrics
-    from luckybag.models import load_checkpoint
+    from luckybag.pipeline import metrics
+    from luckybag.pipeline.models import load_checkpoint
 
     model = load_checkpoint(CHECKPOINT)
     splits = {name: data.load_split(PREPARED_DIR / f"{name}.npz") for name in ("val", "test")}

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from luckybag import calibration, reload
 from luckybag.backend import use_backend
-from luckybag.calibration import Calibration
 from luckybag.contract import EXPORT_FILES, MODELS_DIR
-from luckybag.data import DataError, load_split
 from luckybag.errors import main_guard
 from luckybag.io import read_json, write_json, write_text
-from luckybag.params import load_params
+from luckybag.pipeline import calibration, reload
+from luckybag.pipeline.calibration import Calibration
+from luckybag.pipeline.data import DataError, load_split
+from luckybag.pipeline.params import load_params
 
 PREPARED_DIR = Path("data/prepared")
 CHECKPOINT = Path("models/checkpoint.keras")
@@ -44,7 +44,7 @@ def main() -> None:
             f"{PREDICTIONS}: not the evaluate stage's predictions ({type(err).__name__}: {err}); re-run evaluate"
         ) from None
     test = load_split(PREPARED_DIR / "test.npz")
-    from luckybag import exports  # Keras is imported inside its functions, after use_backend
+    from luckybag.pipeline import exports  # Keras is imported inside its functions, after use_backend
 
     files = {kind: MODELS_DIR / name for kind, name in EXPORT_FILES.items()}
     # The reload processes start first and import their runtimes while this one exports.
@@ -55,7 +55,7 @@ def main() -> None:
 
         reloads.fork("tensorflow")  # before any model exists here: the child reloads from the files alone
 
-        from luckybag.models import load_checkpoint
+        from luckybag.pipeline.models import load_checkpoint
 
         # Layers with random state (dropout's seed generator) are saved in the SavedModel: seed them.
         keras.utils.set_random_seed(card_params.train.seed)
@@ -65,7 +65,7 @@ def main() -> None:
         export_seconds = time.perf_counter() - start
         reloaded = reloads.finish()
         reload_seconds = time.perf_counter() - start - export_seconds
-    from luckybag import metrics, model_card
+    from luckybag.pipeline import metrics, model_card
 
     results, timing = {}, {"export_seconds": export_seconds, "reload_seconds": reload_seconds}
     for kind, (probs, seconds) in reloaded.items():

@@ -1,14 +1,14 @@
 """Stage plots: every PNG figure, drawn from what the other stages logged; it trains and evaluates nothing.
 
-A change of plot style (luckybag/plots.py) re-runs this stage only.
+A change of plot style (luckybag/pipeline/plots.py) re-runs this stage only.
 """
 
 from pathlib import Path
 
-from luckybag import data, plots
 from luckybag.errors import main_guard
 from luckybag.io import read_json
-from luckybag.params import load_params
+from luckybag.pipeline import data, plots
+from luckybag.pipeline.params import load_params
 
 RAW_DIR = Path("data/raw")
 LIVE_DIR = Path("dvclive")

@@ -4,9 +4,9 @@ from pathlib import Path
 
 from sklearn.model_selection import train_test_split
 
-from luckybag import data
 from luckybag.errors import main_guard
-from luckybag.params import load_section
+from luckybag.pipeline import data
+from luckybag.pipeline.params import load_section
 
 RAW_DIR = Path("data/raw")
 PREPARED_DIR = Path("data/prepared")

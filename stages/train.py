@@ -3,11 +3,11 @@
 import time
 from pathlib import Path
 
-from luckybag import data
 from luckybag.backend import use_backend
 from luckybag.errors import main_guard
 from luckybag.io import atomic_path, reproducible_keras_archive, write_json, write_text
-from luckybag.params import load_section
+from luckybag.pipeline import data
+from luckybag.pipeline.params import load_section
 
 PREPARED_DIR = Path("data/prepared")
 CHECKPOINT = Path("models/checkpoint.keras")
@@ -22,7 +22,7 @@ def main() -> None:
     params = load_section("train")
     use_backend(params.backend)  # before anything imports Keras
     from dvclive import Live
-    from luckybag import models, training
+    from luckybag.pipeline import models, training
 
     train_split = data.load_split(PREPARED_DIR / "train.npz")
     val_split = data.load_split(PREPARED_DIR / "val.npz")

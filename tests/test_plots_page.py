@@ -22,7 +22,7 @@ import yaml
 from PIL import Image
 
 from luckybag.errors import LuckybagError
-from luckybag.plots_page import (
+from scripts.plots_page import (
     BUNDLES,
     DVC_PLACEHOLDERS,
     PLOTS_PLACEHOLDER,
@@ -336,7 +336,7 @@ def test_regenerating_without_npm_is_one_line_and_writes_nothing(tmp_path: Path)
     out = tmp_path / "template.html"
     env = {**os.environ, "PATH": str(tmp_path)}
     done = subprocess.run(
-        [sys.executable, "-m", "luckybag", "plots-template", "--out", str(out)],
+        [sys.executable, "scripts/plots_page.py", "--out", str(out)],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -1,0 +1,1 @@
+"""Experiment tooling: the grid, experiment rows and reports, git and DVC helpers."""

@@ -1,0 +1,108 @@
+"""Every Keras backend trains, evaluates and exports through the real stage scripts, deterministically."""
+
+import importlib.util
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from luckybag.pipeline.params import BACKENDS
+from tests.conftest import make_mirror, make_project, run, tiny_params
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def prepared_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    base = tmp_path_factory.mktemp("backends")
+    project = make_project(base / "project", tiny_params(base / "mirror", make_mirror(base / "mirror")))
+    for stage in ("download", "preprocess"):
+        run(["python", "-m", f"stages.{stage}"], project)
+    return project
+
+
+def require_backend(backend: str) -> None:
+    """torch is an optional extra (`make torch`): skipped without it, unless CI asks for every backend."""
+    if backend == "torch" and importlib.util.find_spec("torch") is None:
+        if os.environ.get("LUCKYBAG_ALL_BACKENDS") == "1":
+            pytest.fail("LUCKYBAG_ALL_BACKENDS=1 but torch is not installed (make torch)")
+        pytest.skip("torch is not installed (make torch)")
+
+
+def set_train(project: Path, **values: object) -> None:
+    path = project / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params["train"].update(values)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def set_backend(project: Path, backend: str) -> None:
+    set_train(project, backend=backend, steps_per_execution=50)
+
+
+def metrics_bytes(project: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted((project / "metrics").glob("*.json"))}
+
+
+def run_model_stages(project: Path) -> None:
+    shutil.rmtree(project / "dvclive", ignore_errors=True)  # as DVC would remove the train stage's outs
+    for stage in ("train", "evaluate", "export"):
+        run(["python", "-m", f"stages.{stage}"], project)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_backend_trains_evaluates_exports_and_repeats_itself(prepared_project: Path, backend: str) -> None:
+    require_backend(backend)
+    set_backend(prepared_project, backend)
+    run_model_stages(prepared_project)
+    first = metrics_bytes(prepared_project)
+    assert set(first) == {"train.json", "eval.json", "per_class.json", "export.json"}
+    assert json.loads((prepared_project / "timings/train.json").read_text())["backend"] == backend
+    evaluation = json.loads((prepared_project / "metrics/eval.json").read_text())
+    assert evaluation["test"]["accuracy"] > 0.3  # the tiny bands are learnable; chance is 0.1
+    exported = json.loads((prepared_project / "metrics/export.json").read_text())
+    assert all(result["ok"] for result in exported.values()), exported
+
+    run_model_stages(prepared_project)
+    assert metrics_bytes(prepared_project) == first  # same seed, same bytes: every metrics file
+
+
+# torch's Keras trainer always runs one step per call, so only jax and tensorflow have something to compare.
+@pytest.mark.parametrize("backend", ["jax", "tensorflow"])
+def test_fifty_steps_per_call_give_the_numbers_of_one(prepared_project: Path, backend: str) -> None:
+    logs = {}
+    for steps in (1, 50):
+        set_train(prepared_project, backend=backend, steps_per_execution=steps)
+        shutil.rmtree(prepared_project / "dvclive", ignore_errors=True)
+        run(["python", "-m", "stages.train"], prepared_project)
+        logs[steps] = {
+            path.relative_to(prepared_project).as_posix(): path.read_bytes()
+            for path in [
+                prepared_project / "metrics/train.json",
+                *sorted((prepared_project / "dvclive/plots").rglob("*.tsv")),
+            ]
+        }
+    assert len(logs[1]) == 5  # train.json and the four per-epoch logs
+    assert logs[50] == logs[1]
+
+
+def test_cnn_trains_evaluates_and_exports_every_format(prepared_project: Path) -> None:
+    path = prepared_project / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params["train"].update(backend="tensorflow", model="cnn", epochs=2)
+    params["train"]["cnn"].update(filters=[4, 8], dense_units=16, augment=True)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    for stage in ("train", "evaluate", "export"):
+        run(["python", "-m", f"stages.{stage}"], prepared_project)
+    assert json.loads((prepared_project / "metrics/train.json").read_text())["params_count"] == (
+        40 + 296 + 16 * 7 * 7 * 8 + 16 + 170
+    )
+    exported = json.loads((prepared_project / "metrics/export.json").read_text())
+    assert set(exported) == {"keras", "weights", "savedmodel", "onnx"}
+    assert all(result["ok"] for result in exported.values()), exported
+    card = (prepared_project / "models/MODEL_CARD.md").read_text()
+    assert "(training only: random mirror, 2-pixel shift) → [Conv2D(4, 3x3) → ReLU] → MaxPool(2) → [Conv2D(8" in card
+    assert "early stopping with patience 1 on val_loss" in card

@@ -1,0 +1,208 @@
+"""The export check's reload processes (luckybag.pipeline.reload) on a real export of a tiny model.
+
+The export is written once by the library's own code on TensorFlow, as the export stage does,
+together with the served model's own probabilities for the images the check predicts.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from luckybag.contract import EXPORT_FILES
+from luckybag.pipeline import reload
+from luckybag.pipeline.params import ParamsError, load_params
+from tests.conftest import ROOT
+
+EXPORT_SCRIPT = """
+import sys
+from pathlib import Path
+import numpy as np
+import keras
+from luckybag.pipeline import exports
+from luckybag.pipeline.calibration import Calibration
+from luckybag.pipeline.models import build_dense
+from luckybag.pipeline.params import HiddenLayer
+from tests.conftest import make_images
+
+out = Path(sys.argv[1])
+keras.utils.set_random_seed(0)
+labels = np.random.default_rng(0).integers(0, 10, size=300)
+images = make_images(labels, np.random.default_rng(1))
+model = build_dense([HiddenLayer(units=16, activation="relu")], dropout=0.0)
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+model.fit(images, labels, epochs=1, batch_size=32, verbose=0)
+served = exports.build_served(model, Calibration("temperature", np.full(10, 1 / 1.3), np.zeros(10)))
+exports.save_all(served, out)
+test = images[:150]
+np.savez(out / "test.npz", images=test, labels=labels[:150])
+np.save(out / "reference.npy", served.predict(test, verbose=0))
+"""
+ALL = ["keras", "weights", "savedmodel", "onnx"]
+
+
+@pytest.fixture(scope="module")
+def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("export")
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", EXPORT_SCRIPT, str(directory)], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return directory
+
+
+def exported_files(directory: Path) -> dict[str, Path]:
+    return {kind: directory / name for kind, name in EXPORT_FILES.items()}
+
+
+@pytest.mark.slow
+def test_every_format_reloads_in_its_runtime_and_matches(export_dir: Path) -> None:
+    files = reload.files_to_check(exported_files(export_dir), ALL)
+    with reload.Reloads(files, export_dir / "test.npz") as reloads:
+        assert reloads.running() == ["keras", "onnxruntime"]  # TensorFlow's waits for fork() or finish()
+        results = reloads.finish()
+        assert sorted(reloads._processes) == ["keras", "onnxruntime", "tensorflow"]  # one process per runtime
+    reference = np.load(export_dir / "reference.npy")
+    assert sorted(results) == sorted(ALL)
+    for kind, (probs, seconds) in results.items():
+        assert probs.shape == reference.shape == (150, 10)
+        assert reload.compare(reference, probs, 1e-5)["ok"], kind
+        assert set(seconds) == {"import_seconds", "load_seconds"}
+
+
+# What the export stage does: TensorFlow imported, then its reload process forked. Run in a fresh
+# interpreter, as in the stage: pytest's own process may have JAX's threads running, and forking those is unsafe.
+FORK_SCRIPT = """
+import sys
+from pathlib import Path
+import numpy as np
+import tensorflow
+from luckybag.pipeline import reload
+
+export_dir = Path(sys.argv[1])
+files = {"savedmodel": [export_dir / "savedmodel"]}
+with reload.Reloads(files, export_dir / "test.npz") as reloads:
+    reloads.fork("tensorflow")
+    assert reloads.running() == ["tensorflow"], reloads.running()
+    assert isinstance(reloads._processes["tensorflow"], reload._Forked)
+    try:
+        (probs, seconds), = reloads.finish().values()
+    except reload.ReloadError as err:
+        sys.exit(f"ReloadError: {err}")
+print(reload.compare(np.load(export_dir / "reference.npy"), probs, 1e-5)["ok"], seconds["import_seconds"])
+"""
+
+
+def run_forked(export_dir: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT, str(export_dir)], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+
+
+@pytest.mark.slow
+def test_a_forked_tensorflow_process_reloads_the_savedmodel_without_importing_again(export_dir: Path) -> None:
+    done = run_forked(export_dir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ok, import_seconds = done.stdout.split()
+    assert ok == "True"
+    assert float(import_seconds) < 1.0  # inherited, not imported again (an import takes several seconds)
+
+
+@pytest.mark.slow
+def test_a_forked_process_that_fails_names_the_file(export_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "export"
+    shutil.copytree(export_dir, broken)
+    shutil.rmtree(broken / "savedmodel")
+    (broken / "savedmodel").mkdir()
+    done = run_forked(broken)
+    assert done.returncode == 1 and done.stdout == ""
+    message = done.stderr.strip().splitlines()[-1]  # after TensorFlow's own start-up lines
+    assert message.startswith(f"ReloadError: {broken / 'savedmodel'}: reloading with tensorflow failed: ")
+    assert len(message) > len(f"ReloadError: {broken / 'savedmodel'}: reloading with tensorflow failed: ")
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_only_the_formats_asked_for_are_reloaded(export_dir: Path) -> None:
+    files = reload.files_to_check(exported_files(export_dir), ["onnx"])
+    with reload.Reloads(files, export_dir / "test.npz") as reloads:
+        assert reloads.running() == ["onnxruntime"]
+        assert list(reloads.finish()) == ["onnx"]
+
+
+@pytest.mark.slow
+def test_a_broken_file_fails_with_one_line_naming_it(export_dir: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "export"
+    shutil.copytree(export_dir, broken)
+    (broken / "model.keras").write_bytes(b"not a keras archive")
+    files = reload.files_to_check(exported_files(broken), ["keras", "weights"])
+    with reload.Reloads(files, broken / "test.npz") as reloads, pytest.raises(reload.ReloadError) as err:
+        reloads.finish()
+    message = str(err.value)
+    assert message.startswith(f"{broken / 'model.keras'}: reloading with keras (jax) failed: ")
+    assert "\n" not in message and "Traceback" not in message
+
+
+def test_leaving_without_finishing_stops_the_processes(tmp_path: Path) -> None:
+    """What happens when the export itself fails: the waiting processes must not outlive the stage."""
+    np.savez(tmp_path / "test.npz", images=np.zeros((2, 28, 28), np.uint8))
+    files = reload.files_to_check(exported_files(tmp_path), ["onnx"])
+    with reload.Reloads(files, tmp_path / "test.npz") as reloads:
+        assert reloads.running() == ["onnxruntime"]
+    assert reloads.running() == []
+
+
+def test_weights_are_checked_with_their_architecture() -> None:
+    files = exported_files(Path("models"))
+    assert reload.files_to_check(files, ["weights", "onnx"]) == {
+        "weights": [Path("models/model.weights.h5"), Path("models/architecture.json")],
+        "onnx": [Path("models/model.onnx")],
+    }
+
+
+def test_compare_flags_a_wrong_argmax_a_difference_and_a_wrong_shape() -> None:
+    reference = np.array([[0.7, 0.3], [0.4, 0.6]], np.float32)
+    assert reload.compare(reference, reference + 1e-7, 1e-5)["ok"]
+    assert not reload.compare(reference, reference + 1e-4, 1e-5)["ok"]
+    assert not reload.compare(reference, reference[:, ::-1], 1.0)["ok"]
+    assert not reload.compare(reference, reference[:1], 1.0)["ok"]
+
+
+@pytest.mark.parametrize(("n", "batch"), [(10_000, 2000), (150, 150), (2049, 1025), (1, 1)])
+def test_keras_batches_are_equal_where_they_can_be(n: int, batch: int) -> None:
+    assert reload._batch_size(n) == batch
+
+
+@pytest.mark.parametrize(
+    ("check", "ok"),
+    [
+        (["keras", "weights", "savedmodel", "onnx"], True),
+        (["onnx"], True),
+        ([], True),
+        (["pt"], False),
+        (["onnx", "onnx"], False),
+        ("onnx", False),
+        ([1], False),
+    ],
+)
+def test_export_check_param(tmp_path: Path, check: object, ok: bool) -> None:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["export"] = {"tolerance": 1e-5, "check": check}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    if ok:
+        assert load_params(path).export.check == check
+        return
+    with pytest.raises(ParamsError) as err:
+        load_params(path)
+    assert str(err.value) == (
+        f"params: 'export.check' is {check!r}; expected a list of distinct formats from keras, weights, "
+        "savedmodel, onnx to reload and compare ([]: all are still written, none reloaded)"
+    )
