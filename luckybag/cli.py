@@ -141,8 +141,19 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int | None], str, str, 
 }
 
 
+def installed_version() -> str:
+    """The version of the installed package's metadata (pyproject.toml's, as pip installed it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("luckybag")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="luckybag", description="Fashion-MNIST lucky-bag pipeline tools.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     raw = argparse.RawDescriptionHelpFormatter  # the descriptions and examples as written
     sub = {}
