@@ -82,7 +82,9 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 # Data and models to and from the default DVC remote (.dvc/config; see README "Working as a team").
+# Says so (one line) when what it pushes is not what the committed dvc.lock names.
 push: $(STAMP)
+	@{ $(BIN)/dvc status --quiet >/dev/null 2>&1 && git diff --quiet HEAD -- dvc.lock; } || echo "warning: the workspace's outputs or dvc.lock differ from the committed dvc.lock (see \`dvc status\`, \`git diff dvc.lock\`): pushing the workspace's, not the commit's" >&2
 	$(BIN)/dvc push --run-cache
 
 pull: $(STAMP)
