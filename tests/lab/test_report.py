@@ -90,10 +90,10 @@ def test_workflow_reproduces_reports_and_comments() -> None:
     runs = [step.get("run", "") for step in steps]
     repro = next(i for i, cmd in enumerate(runs) if cmd.startswith("make repro"))
     report = next(i for i, cmd in enumerate(runs) if cmd == "make report BASE=origin/${{ github.base_ref }}")
-    comment = next(i for i, cmd in enumerate(runs) if cmd.startswith("gh pr comment"))
+    comment = next(i for i, cmd in enumerate(runs) if "gh pr comment" in cmd)
     assert repro < report < comment
-    assert "--body-file reports/pr.md" in runs[comment]
-    assert "${{ github.event.pull_request.number }}" in runs[comment]
+    assert "--edit-last --body-file reports/pr.md" in runs[comment]  # behaviour: tests/lab/test_pr_workflow.py
+    assert steps[comment]["env"]["PR"] == "${{ github.event.pull_request.number }}"
     assert "GH_TOKEN" in steps[comment]["env"]
 
 
