@@ -44,6 +44,12 @@ def check_report(project: Path, report: str, new_label: str) -> None:
     _, _, old, new, change = row(report, "val.loss")
     assert float(change) != 0 and float(change) == pytest.approx(float(new) - float(old), abs=2e-5)
     assert row(report, "params_count") == ["metrics/train.json", "params_count", "79510", "79510", "0"]  # --all
+    # Changed metrics first; the unchanged ones (here the export checks) folded away below them.
+    changed, folded = report.split("## Metrics (", 1)[1].split("## Plots")[0].split("<details>")
+    assert "| val.loss |" in changed and "| params_count |" in folded
+    assert "| keras.ok | true | true | — |" in folded  # a boolean as it is
+    max_abs_diff = row(report, "keras.max_abs_diff")[2]
+    assert float(max_abs_diff) < 1e-4 and float(max_abs_diff) != 0  # a tiny value as it is, not 0.0
     assert f"**val.accuracy {row(report, 'val.accuracy')[2]} → " in report  # the headline
     assert "Warning" not in report  # the workspace is reproduced
     for name in ("loss", "confusion"):
