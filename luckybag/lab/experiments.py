@@ -95,3 +95,23 @@ def cell(value: Any, column: str = "") -> str:
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def validation_size(test_size: Any = 0.2) -> int:
+    """Images in the validation split: the workspace's data/prepared/val.npz, else Fashion-MNIST's 60,000 x test_size."""
+    try:
+        import numpy as np
+
+        with np.load("data/prepared/val.npz") as data:
+            return min(len(data[key]) for key in data.files)
+    except (OSError, ValueError):
+        return round(60000 * (number(test_size) or 0.2))
+
+
+def standard_error(accuracy: float, n: int) -> float:
+    return math.sqrt(max(accuracy * (1 - accuracy), 0.0) / max(n, 1))
+
+
+def within_noise(best: float, value: float, n: int) -> bool:
+    """Within two standard errors of the difference of two independent accuracies on ``n`` images."""
+    return abs(best - value) <= 2 * math.hypot(standard_error(best, n), standard_error(value, n))
