@@ -46,12 +46,15 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
         path.parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
     shown = url.split("://")[0] + "://" + url.rsplit("@", 1)[-1].split("://")[-1]  # no password in messages
-    try:
-        return optuna.storages.RDBStorage(
-            url, heartbeat_interval=HEARTBEAT, grace_period=GRACE, heartbeat_stale_trial_callback=retry
-        )
-    except Exception as err:  # SQLAlchemy's: a bad URL, a missing driver, a server that does not answer
-        raise SearchError(f"storage {shown}: cannot open it ({last_line(str(err).split(chr(10))[0])})") from None
+    for attempt in range(3):  # two workers that create the tables at once: one of them retries
+        try:
+            return optuna.storages.RDBStorage(
+                url, heartbeat_interval=HEARTBEAT, grace_period=GRACE, heartbeat_stale_trial_callback=retry
+            )
+        except Exception as err:  # SQLAlchemy's: a bad URL, a missing driver, a server that does not answer
+            reason = last_line(str(err).split(chr(10))[0])
+            time.sleep(attempt + 1 if "already exists" in reason or "UniqueViolation" in reason else 0)
+    raise SearchError(f"storage {shown}: cannot open it ({reason})")
 
 
 def alive(pid: int) -> bool:
@@ -77,7 +80,9 @@ def retry(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
 def fail_lost(study: optuna.Study) -> None:
     """Fail the running trials whose worker is gone (its heartbeat stale, or its process on this host dead) and run
     each once more; a trial two workers find lost at once is failed by one of them only."""
-    optuna.storages.fail_stale_trials(study)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
     storage = study._storage
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
@@ -216,7 +221,14 @@ def run_trial(run: Run, trial: optuna.Trial) -> Outcome:
     return outcome
 
 
-def work(run: Run) -> None:
+def work(run: Run, done: threading.Event) -> None:
+    try:
+        ask_run_tell(run)
+    finally:
+        done.set()
+
+
+def ask_run_tell(run: Run) -> None:
     """One local worker: ask, run, tell, until nothing is left or Ctrl-C; waits while only lost trials may remain."""
     try:
         while not run.stop.is_set():
@@ -243,18 +255,17 @@ def run_search(
     running experiment is stopped cleanly and its trial failed): the study, this process's outcomes, interrupted."""
     study = open_study(space, open_storage(storage), baseline, rerun)
     run = Run(study, space, baseline, log_dir, push, threading.Lock(), threading.Event(), [], [])
-    workers = [threading.Thread(target=work, args=(run,), name=f"search-{n}") for n in range(space.workers)]
+    dones = [threading.Event() for _ in range(space.workers)]  # not Thread.join: Ctrl-C can break its state
     try:
-        for thread in workers:
-            thread.start()
-        for thread in workers:
-            thread.join()  # Ctrl-C arrives in the main thread, here
+        for n, done in enumerate(dones):
+            threading.Thread(target=work, args=(run, done), name=f"search-{n}", daemon=True).start()
+        for done in dones:
+            done.wait()  # Ctrl-C arrives in the main thread, here
     except KeyboardInterrupt:
         run.stop.set()
         stop_all()  # each running `dvc exp run` stops cleanly (DVC removes its temporary copy)
-        for thread in workers:
-            if thread.ident is not None:
-                thread.join()
+        for done in dones:
+            done.wait(timeout=120)
     if run.errors:
         raise SearchError(f"study {space.study!r}: {run.errors[0]}")
     return study, run.outcomes, run.stop.is_set()

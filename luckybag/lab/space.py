@@ -122,8 +122,7 @@ def trial_values(space: Space, trial: optuna.Trial) -> dict[str, Any]:
     values = dict(space.fixed)
     for name, dist in space.distributions.items():
         value = suggest(trial, name, dist)
-        original = {encode(choice): choice for choice in getattr(dist, "choices", ())}
-        values[name] = original.get(value, value) if isinstance(value, str) else value
+        values[name] = json.loads(value) if isinstance(value, str) and value[:1] in "[{" else value  # encode()d
     for key in space.layered:
         n, units, activation = (values.pop(f"{key}.{part}") for part in ("layers", "units", "activation"))
         values[key] = [{"units": units, "activation": activation}] * n
