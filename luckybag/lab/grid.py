@@ -105,7 +105,7 @@ def run_points(grid_path: Path, experiments: list[Experiment], baseline: str, lo
     from luckybag.lab.search import run_search
     from luckybag.lab.space import Space
 
-    points = tuple({"point": exp.name, "name": exp.name, "set": exp.params} for exp in experiments)
+    points = tuple({"point": exp.name, "label": exp.name, "set": exp.params} for exp in experiments)
     study = search.pop("study") or f"{grid_path.stem}-{baseline[:7]}"
     space = Space(study, {}, {}, points, len(points), search.pop("jobs"))
     study, _ran, interrupted = run_search(space, baseline=baseline, log_dir=log_dir, **search)

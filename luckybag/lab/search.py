@@ -70,7 +70,7 @@ def retry(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
     history = [*trial.system_attrs.get("retry_history", []), trial.number]
     if len(history) > 1:
         return
-    attrs = {key: value for key, value in trial.user_attrs.items() if key not in ("worker", "reason")}
+    attrs = {key: value for key, value in trial.user_attrs.items() if key not in ("worker", "reason", "name")}
     kept = {"params": trial.params, "distributions": trial.distributions, "user_attrs": attrs}
     study.add_trial(
         optuna.trial.create_trial(state=TrialState.WAITING, system_attrs={"retry_history": history}, **kept)
@@ -190,7 +190,7 @@ def push(run: Run, name: str) -> str:
 
 
 def run_trial(run: Run, trial: optuna.Trial) -> Outcome:
-    name = trial.user_attrs.get("name") or f"{run.space.study}-{trial.number}"
+    name = trial.user_attrs.get("label") or f"{run.space.study}-{trial.number}"  # a retry: a new name, unless labelled
     trial.set_user_attr("name", name)
     values = trial_values(run.space, trial)
     trial.set_user_attr("set", values)

@@ -22,7 +22,7 @@ class Space(NamedTuple):
     study: str
     distributions: dict[str, BaseDistribution]  # Optuna's param name -> its range
     fixed: dict[str, Any]  # params.yaml key -> value, in every trial
-    points: tuple[dict[str, Any], ...] = ()  # enqueued trials' user attrs: each runs once ("point", "name", "set")
+    points: tuple[dict[str, Any], ...] = ()  # enqueued trials' user attrs: each runs once ("point", "label", "set")
     n_trials: int = 20
     workers: int = 1
     seed: int | None = None

@@ -17,7 +17,7 @@ from luckybag.lab import search
 from luckybag.lab.runs import FAILED, OK, Experiment, Outcome
 from luckybag.lab.space import Space, load_space
 
-POINTS = tuple({"point": name, "name": name, "set": {"train.seed": n}} for n, name in enumerate("abc"))
+POINTS = tuple({"point": name, "label": name, "set": {"train.seed": n}} for n, name in enumerate("abc"))
 
 
 def run_points(tmp_path: Path, workers: int) -> tuple[optuna.Study, list[Outcome], bool]:
@@ -98,7 +98,7 @@ def test_ctrl_c_stops_the_running_ones_and_starts_no_other(tmp_path: Path, monke
         ("a", FAILED, "interrupted"),
         ("b", FAILED, "interrupted"),
     ]
-    states = sorted((t.user_attrs.get("name"), t.state.name) for t in study.get_trials())
+    states = sorted((t.user_attrs["label"], t.state.name) for t in study.get_trials())
     assert states == [("a", "FAIL"), ("b", "FAIL"), ("c", "WAITING")]  # c never started: the next run takes it
 
 

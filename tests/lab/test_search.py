@@ -99,7 +99,9 @@ def test_a_worker_killed_mid_trial_leaves_the_study_usable(shared: tuple[Path, P
     assert sorted(t.user_attrs["set"]["baseline.max_iter"] for t in done) == [6, 7]  # nothing lost
     assert len(failed) == 1 and "stopped" in failed[0].user_attrs["reason"]
     kill_names = [name for name in shown_names(project) if name.startswith("kill-")]
-    assert kill_names == sorted(t.user_attrs["name"] for t in done)  # nothing twice, nothing half-written
+    names = sorted(t.user_attrs["name"] for t in done)
+    assert failed[0].user_attrs["name"] not in names  # the retry ran under a new name
+    assert kill_names == names, run(["git", "for-each-ref", "refs/exps"], project).stdout  # nothing twice or half
 
 
 def test_a_worker_on_another_commit_or_with_an_uncommitted_edit_refuses(
