@@ -155,3 +155,26 @@ def head() -> str:
         return resolve_rev("HEAD")
     except LuckybagError:
         raise RunError("no commit yet: experiments need a baseline commit (git commit first)") from None
+
+
+def forget_run(name: str, runs: Path = Path(".dvc/tmp/exps/run")) -> None:
+    """Remove DVC's record and temporary copy of a `dvc exp run --temp -n NAME` killed with its worker: otherwise
+    `dvc exp show` lists it, half-done, beside the trial that runs again."""
+    for info in runs.glob("*/*.run"):
+        try:
+            data = json.loads(info.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if data.get("name") == name and data.get("location") == "tempdir" and not data.get("result_ref"):
+            copy = Path(str(data.get("root_dir")))
+            if copy.parent.resolve() == (runs.parent / "standalone").resolve():
+                shutil.rmtree(copy, ignore_errors=True)
+            shutil.rmtree(info.parent, ignore_errors=True)
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")

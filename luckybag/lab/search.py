@@ -20,8 +20,10 @@ from luckybag.lab.runs import (
     OK,
     Experiment,
     Outcome,
+    alive,
     check_committed,
     exp_ref,
+    forget_run,
     head,
     run_experiment,
     stage_inputs,
@@ -57,14 +59,6 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
     raise SearchError(f"storage {shown}: cannot open it ({reason})")
 
 
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
 def retry(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
     """A trial whose worker died runs once more: a new number, the same params, waiting for the next worker."""
     history = [*trial.system_attrs.get("retry_history", []), trial.number]
@@ -94,6 +88,7 @@ def fail_lost(study: optuna.Study) -> None:
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
         if failed:
+            forget_run(str(trial.user_attrs.get("name")))
             retry(study, storage.get_trial(trial._trial_id))
 
 
