@@ -96,7 +96,7 @@ def render_report(
     others = sorted(set().union(*(changed_params(row, baseline_row) for row in ranked)) - set(grid.keys))
     keys = [*grid.keys, *others]
     header = ["#", "experiment", *(f"`{key}`" for key in keys), *COLUMNS, "≈ best"]
-    n = validation_size(param_of(baseline_row or {}, "preprocess.test_size"))
+    n = validation_size(ranked[0] if ranked else baseline_row)
     blocks = [
         f"# Experiment grid: {grid_path}",
         f"{len(ranked)} of {len(grid.experiments)} experiments of `{grid_path}` derived from commit "

@@ -83,7 +83,8 @@ def render(study: optuna.Study, space: Space, base: str, shown: Any, pictures: l
     done = sorted((t for t in trials if t.state == TrialState.COMPLETE), key=lambda t: t.value, reverse=maximize)
     failed = [t for t in trials if t.state == TrialState.FAIL]
     rows = experiment_rows(shown, base)[1]
-    n, keys = validation_size(), param_keys(space, trials)
+    best_row = rows.get(done[0].user_attrs.get("name", "")) if done else None
+    n, keys = validation_size(best_row), param_keys(space, trials)
     blocks = [
         f"# Search: study `{space.study}`",
         f"{len(done)} trials done, {len(failed)} failed, "
