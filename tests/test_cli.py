@@ -13,7 +13,7 @@ NAMES = list(cli.COMMANDS)
 
 
 def test_every_tool_is_a_sub_command() -> None:
-    assert NAMES == ["predict", "bag", "check-params", "grid", "report", "experiments-report"]
+    assert NAMES == ["predict", "bag", "check-params", "grid", "search", "report", "experiments-report"]
 
 
 @pytest.mark.parametrize("name", NAMES)
