@@ -13,7 +13,9 @@ from luckybag.contract import SIDE
 from luckybag.errors import LuckybagError
 
 Backend = Literal["jax", "tensorflow", "torch"]
-Optimizer = Literal["sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam"]
+# The names train.optimizer allows; luckybag.pipeline.models.OPTIMIZERS maps each (a test holds them together).
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam")
+Optimizer = Literal[OPTIMIZERS]  # type: ignore[valid-type]
 ExportFormat = Literal["keras", "weights", "savedmodel", "onnx"]  # the formats the export stage can reload
 Activation = Literal["relu", "sigmoid", "tanh", "elu", "selu", "gelu", "swish", "softplus", "linear"]
 BACKENDS = get_args(Backend)
