@@ -13,18 +13,21 @@ import numpy as np
 from luckybag.backend import use_backend
 from luckybag.contract import EXPORT_FILES, MODELS_DIR
 from luckybag.errors import main_guard
-from luckybag.io import read_json, write_json, write_text
+from luckybag.io import write_json, write_text
 from luckybag.pipeline import calibration, reload
 from luckybag.pipeline.calibration import Calibration
-from luckybag.pipeline.data import DataError, load_split
+from luckybag.pipeline.data import DataError, load_split, read_logged
 from luckybag.pipeline.params import load_params
-
-PREPARED_DIR = Path("data/prepared")
-CHECKPOINT = Path("models/checkpoint.keras")
-PREDICTIONS = Path("data/predictions.npz")
-MODEL_CARD = Path("models/MODEL_CARD.md")
-METRICS = Path("metrics/export.json")
-TIMING = Path("timings/export.json")
+from luckybag.pipeline.paths import (
+    CHECKPOINT,
+    EVAL_METRICS,
+    EXPORT_METRICS,
+    MODEL_CARD,
+    PREDICTIONS,
+    TRAIN_METRICS,
+    prepared,
+    timing,
+)
 
 
 def _size(path: Path) -> int:
@@ -43,12 +46,12 @@ def main() -> None:
         raise DataError(
             f"{PREDICTIONS}: not the evaluate stage's predictions ({type(err).__name__}: {err}); re-run evaluate"
         ) from None
-    test = load_split(PREPARED_DIR / "test.npz")
+    test = load_split(prepared("test"))
     from luckybag.pipeline import exports  # Keras is imported inside its functions, after use_backend
 
     files = {kind: MODELS_DIR / name for kind, name in EXPORT_FILES.items()}
     # The reload processes start first and import their runtimes while this one exports.
-    with reload.Reloads(reload.files_to_check(files, params.check), PREPARED_DIR / "test.npz") as reloads:
+    with reload.Reloads(reload.files_to_check(files, params.check), prepared("test")) as reloads:
         reload.block_unused("exporter")
         use_backend("tensorflow")  # SavedModel and ONNX export need it; the .keras file is backend-neutral
         import keras
@@ -67,20 +70,20 @@ def main() -> None:
         reload_seconds = time.perf_counter() - start - export_seconds
     from luckybag.pipeline import metrics, model_card
 
-    results, timing = {}, {"export_seconds": export_seconds, "reload_seconds": reload_seconds}
+    results, timings = {}, {"export_seconds": export_seconds, "reload_seconds": reload_seconds}
     for kind, (probs, seconds) in reloaded.items():
         results[kind] = {"runtime": reload.RUNTIMES[kind], **reload.compare(reference, probs, params.tolerance)}
-        timing[kind] = {**seconds, "bytes": _size(paths[kind])}
+        timings[kind] = {**seconds, "bytes": _size(paths[kind])}
         print(
             f"export: {paths[kind]} reloaded by {results[kind]['runtime']}: "
             f"max |diff| {results[kind]['max_abs_diff']}, same argmax {results[kind]['same_argmax']}"
         )
-    write_json(METRICS, results)
-    write_json(TIMING, timing)
+    write_json(EXPORT_METRICS, results)
+    write_json(timing("export"), timings)
     card = model_card.render(
         card_params,
-        read_json("metrics/train.json"),
-        read_json("metrics/eval.json"),
+        read_logged(TRAIN_METRICS),
+        read_logged(EVAL_METRICS),
         results,
         calibration.reliability(reference, test.labels, card_params.evaluate.calibration_bins),
         metrics.confusion(test.labels, reference),
