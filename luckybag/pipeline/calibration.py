@@ -1,10 +1,14 @@
 """Honest probabilities: calibration error, proper scores, temperature and vector scaling."""
 
 import math
+import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize, minimize_scalar
+
+from luckybag.idx import DataError
 
 METHODS = ("temperature", "vector")
 CROSS_FIT_FOLDS = 5
@@ -125,6 +129,17 @@ class Calibration:
     @property
     def temperature(self) -> float | None:
         return float(1.0 / self.scale[0]) if self.method == "temperature" else None
+
+
+def load_chosen(path: Path) -> tuple[Calibration, np.ndarray]:
+    """The evaluate stage's chosen calibration and the served model's test-set probabilities, from ``path``."""
+    try:
+        with np.load(path) as saved:
+            return Calibration(str(saved["method"]), saved["scale"], saved["bias"]), saved["test_calibrated"]
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(
+            f"{path}: not the evaluate stage's predictions ({type(err).__name__}: {err}); re-run evaluate"
+        ) from None
 
 
 def fit(method: str, probs: np.ndarray, labels: np.ndarray) -> Calibration:
