@@ -1,6 +1,6 @@
-"""Stage export: the served (calibrated, raw-pixel) model as .keras, weights, SavedModel and ONNX (the card: model_card).
+"""Stage export: the served (calibrated, raw-pixel) model in every format of luckybag.pipeline.exports.FORMATS.
 
-Each format is reloaded in a fresh process by its own runtime and its test-set
+Each format in export.check is reloaded in a fresh process by its own runtime and its test-set
 probabilities are compared with the trained model's; any mismatch fails the stage.
 """
 
@@ -8,11 +8,10 @@ import time
 from pathlib import Path
 
 from luckybag.backend import use_backend
-from luckybag.contract import EXPORT_FILES, MODELS_DIR
+from luckybag.contract import MODELS_DIR
 from luckybag.errors import main_guard
 from luckybag.io import write_json
-from luckybag.pipeline import calibration, reload
-from luckybag.pipeline.data import load_split
+from luckybag.pipeline import calibration, data, exports, reload
 from luckybag.pipeline.params import load_params
 from luckybag.pipeline.paths import CHECKPOINT, EXPORT_METRICS, PREDICTIONS, prepared, timing
 
@@ -26,17 +25,12 @@ def main() -> None:
     everything = load_params()
     params = everything.export
     chosen, reference = calibration.load_chosen(PREDICTIONS)
-    load_split(prepared("test"))  # a bad file: one line here, not a reload process' failure
-    from luckybag.pipeline import exports  # Keras is imported inside its functions, after use_backend
-
-    files = {kind: MODELS_DIR / name for kind, name in EXPORT_FILES.items()}
+    data.load_split(prepared("test"))  # a bad file: one line here, not a reload process' failure
+    files = exports.files(MODELS_DIR)
     # The reload processes start first and import their runtimes while this one exports.
-    with reload.Reloads(reload.files_to_check(files, params.check), prepared("test")) as reloads:
-        reload.block_unused("exporter")
+    with reload.Reloads({kind: files[kind] for kind in params.check}, prepared("test")) as reloads:
         use_backend("tensorflow")  # SavedModel and ONNX export need it; the .keras file is backend-neutral
         import keras
-
-        reloads.fork("tensorflow")  # before any model exists here: the child reloads from the files alone
 
         from luckybag.pipeline.models import load_checkpoint
 
@@ -44,17 +38,20 @@ def main() -> None:
         keras.utils.set_random_seed(everything.train.seed)
         served = exports.build_served(load_checkpoint(CHECKPOINT), chosen)
         start = time.perf_counter()
-        paths = exports.save_all(served, MODELS_DIR)
+        exports.save_all(served, MODELS_DIR)
         export_seconds = time.perf_counter() - start
         reloaded = reloads.finish()
         reload_seconds = time.perf_counter() - start - export_seconds
 
     results, timings = {}, {"export_seconds": export_seconds, "reload_seconds": reload_seconds}
     for kind, (probs, seconds) in reloaded.items():
-        results[kind] = {"runtime": reload.RUNTIMES[kind], **reload.compare(reference, probs, params.tolerance)}
-        timings[kind] = {**seconds, "bytes": _size(paths[kind])}
+        results[kind] = {
+            "runtime": exports.FORMATS[kind].described,
+            **reload.compare(reference, probs, params.tolerance),
+        }
+        timings[kind] = {**seconds, "bytes": _size(files[kind][0])}
         print(
-            f"export: {paths[kind]} reloaded by {results[kind]['runtime']}: "
+            f"export: {files[kind][0]} reloaded by {results[kind]['runtime']}: "
             f"max |diff| {results[kind]['max_abs_diff']}, same argmax {results[kind]['same_argmax']}"
         )
     write_json(EXPORT_METRICS, results)
