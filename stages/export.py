@@ -29,6 +29,7 @@ def main() -> None:
     files = exports.files(MODELS_DIR)
     # The reload processes start first and import their runtimes while this one exports.
     with reload.Reloads({kind: files[kind] for kind in params.check}, prepared("test")) as reloads:
+        reload.skip_unused("exporter")
         use_backend("tensorflow")  # SavedModel and ONNX export need it; the .keras file is backend-neutral
         import keras
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize, minimize_scalar
 
 from luckybag.idx import DataError
 
@@ -87,6 +86,8 @@ def ece(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
 
 def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
     """The T > 0 minimising the NLL of ``scale(probs, T)``."""
+    from scipy.optimize import minimize_scalar  # on demand: the export's reload processes fit nothing
+
     logp, rows = log_probs(probs), np.arange(len(labels))
 
     def loss(log_t: float) -> float:
@@ -98,6 +99,8 @@ def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
 
 def fit_vector(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-class scale a > 0 and bias b (mean 0) minimising the NLL of softmax(a * log p + b)."""
+    from scipy.optimize import minimize
+
     logp = log_probs(probs)
     n, k = logp.shape
     one_hot = np.eye(k)[labels]
