@@ -1,4 +1,4 @@
-"""The export check: every exported format reloaded in a fresh (spawned) process by its own runtime.
+"""The export check: every exported format reloaded in a fresh process (a new interpreter) by its own runtime.
 
 One process per runtime starts before the export and imports its runtime while the formats are written,
 then waits for the files to check. Keras' process runs on JAX.
@@ -7,14 +7,14 @@ then waits for the files to check. Keras' process runs on JAX.
 import contextlib
 import importlib
 import importlib.abc
-import multiprocessing
 import os
+import pickle
 import sys
 import tempfile
 import time
 import traceback
-from multiprocessing.connection import Connection
 from pathlib import Path
+from subprocess import PIPE, Popen
 from typing import Any
 
 import numpy as np
@@ -27,6 +27,7 @@ from luckybag.pipeline.exports import FORMATS
 # seconds on two cores; level 0 compiles about five times faster and still matches the trained model to ~1e-7.
 FAST_XLA = "--xla_backend_optimization_level=0"
 Result = tuple[np.ndarray, dict[str, float]]
+_CHILD = "import sys; from luckybag.pipeline.reload import _serve; _serve(*sys.argv[1:])"
 # Optional packages a runtime imports but reloading never uses (Keras' scikit-learn wrapper and plots; TensorFlow's
 # JAX bridge for TFLite and SciPy for tf.keras, all behind `except ImportError`): skipping them saves seconds of CPU.
 UNUSED = {
@@ -56,13 +57,11 @@ def skip_unused(runtime: str) -> None:
     sys.meta_path.insert(0, _Unused(UNUSED.get(runtime, ())))
 
 
-def _serve(runtime: str, images_path: Path, log: Path, conn: Connection) -> None:
-    """A reload process: import ``runtime``, then reload and predict each format it is sent, in turn."""
-    with open(log, "w") as err:  # fd 2 too: the runtime's own C++ messages
-        os.dup2(err.fileno(), 2)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-    env = keras_env("jax" if runtime == "keras" else "tensorflow")  # TensorFlow imports Keras too
-    os.environ.update({**env, "XLA_FLAGS": f"{env.get('XLA_FLAGS', '')} {FAST_XLA}".strip()})
+def _serve(runtime: str, images_path: str) -> None:
+    """A reload process: import ``runtime``, then reload and predict each format it is sent, in turn.
+    Both ways the messages are pickles: the formats' files on stdin, per format its answer on stdout."""
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything the runtimes print goes to the log, not into the answers
     skip_unused(runtime)
     try:
         start = time.perf_counter()
@@ -70,14 +69,16 @@ def _serve(runtime: str, images_path: Path, log: Path, conn: Connection) -> None
         with np.load(images_path) as data:
             images = data["images"]
         import_seconds = time.perf_counter() - start
-        for kind, paths in conn.recv().items():
+        for kind, paths in pickle.load(sys.stdin.buffer).items():
             start = time.perf_counter()
             predict = FORMATS[kind].load(*paths)
             seconds = {"import_seconds": import_seconds, "load_seconds": time.perf_counter() - start}
-            conn.send((np.asarray(predict(images), dtype=np.float32), seconds))
+            pickle.dump((np.asarray(predict(images), dtype=np.float32), seconds), answers)
+            answers.flush()
     except BaseException as err:  # noqa: BLE001 - any failure is the format's at hand; the parent names it
         traceback.print_exc()
-        conn.send((None, f"{type(err).__name__}: {one_line(err)}"))
+        pickle.dump((None, f"{type(err).__name__}: {one_line(err)}"), answers)
+    answers.close()
 
 
 class Reloads(contextlib.AbstractContextManager):
@@ -87,53 +88,54 @@ class Reloads(contextlib.AbstractContextManager):
     def __init__(self, files: dict[str, list[Path]], images_path: Path) -> None:
         self.files = files
         self._tmp = tempfile.TemporaryDirectory(prefix="luckybag-reload-")
-        self._processes: dict[str, tuple[Any, Connection]] = {}
-        spawn = multiprocessing.get_context("spawn")  # never fork: this process may hold TensorFlow's threads
+        self._processes: dict[str, Popen] = {}
         for runtime in dict.fromkeys(FORMATS[kind].runtime for kind in files):
-            mine, theirs = spawn.Pipe()
-            log = Path(self._tmp.name) / f"{runtime}.log"
-            process = spawn.Process(target=_serve, args=(runtime, images_path, log, theirs), daemon=True)
-            process.start()
-            theirs.close()
-            self._processes[runtime] = (process, mine)
+            env = keras_env("jax" if runtime == "keras" else "tensorflow")  # TensorFlow imports Keras too
+            env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {FAST_XLA}".strip()
+            args = [sys.executable, "-c", _CHILD, runtime, str(images_path)]
+            with open(self._log(runtime), "w") as log:  # the runtime's own messages, and a traceback
+                self._processes[runtime] = Popen(args, env=env, stdin=PIPE, stdout=PIPE, stderr=log)
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _log(self, runtime: str) -> Path:
+        return Path(self._tmp.name) / f"{runtime}.log"
+
     def close(self) -> None:
-        for process, conn in self._processes.values():
+        for process in self._processes.values():
             process.kill()  # nothing happens if it has exited
-            process.join()
-            conn.close()
+            process.wait()
+            process.stdin.close()  # type: ignore[union-attr]
+            process.stdout.close()  # type: ignore[union-attr]
         self._tmp.cleanup()
 
     def running(self) -> list[str]:
         """The runtimes whose processes have not exited yet."""
-        return [runtime for runtime, (process, _) in self._processes.items() if process.is_alive()]
+        return [runtime for runtime, process in self._processes.items() if process.poll() is None]
 
     def finish(self) -> dict[str, Result]:
         """Send each process its files and wait; per format asked, its probabilities and timings, or raise."""
-        for runtime, (_, conn) in self._processes.items():
+        for runtime, process in self._processes.items():
             mine = {kind: paths for kind, paths in self.files.items() if FORMATS[kind].runtime == runtime}
-            with contextlib.suppress(ConnectionError):  # one that already died: it said why, or its exit says
-                conn.send(mine)
+            with contextlib.suppress(BrokenPipeError):  # one that already died: it said why, or its exit says
+                pickle.dump(mine, process.stdin)
+                process.stdin.close()  # type: ignore[union-attr]
         results = {}
         for kind, paths in self.files.items():
-            process, conn = self._processes[FORMATS[kind].runtime]
+            runtime = FORMATS[kind].runtime
             try:
-                probs, seconds = conn.recv()
-            except (EOFError, ConnectionError):  # it died without a word (killed, crashed)
-                process.join()
-                probs, seconds = None, self._last_words(FORMATS[kind].runtime, process.exitcode)
+                probs, seconds = pickle.load(self._processes[runtime].stdout)  # type: ignore[arg-type]
+            except EOFError:  # it died without a word (killed, crashed)
+                probs, seconds = None, self._last_words(runtime)
             if probs is None:
                 raise ReloadError(f"{paths[0]}: reloading with {FORMATS[kind].described} failed: {seconds}")
             results[kind] = (probs, seconds)
         return results
 
-    def _last_words(self, runtime: str, exitcode: int) -> str:
-        log = Path(self._tmp.name) / f"{runtime}.log"  # none if it died before opening it
-        lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
-        return f"exit status {exitcode}" + (f": {lines[-1]}" if lines else "")
+    def _last_words(self, runtime: str) -> str:
+        lines = self._log(runtime).read_text(errors="replace").strip().splitlines()
+        return f"exit status {self._processes[runtime].wait()}" + (f": {lines[-1]}" if lines else "")
 
 
 def compare(reference: np.ndarray, probs: np.ndarray, tolerance: float) -> dict[str, Any]:

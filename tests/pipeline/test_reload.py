@@ -98,8 +98,7 @@ def test_a_process_that_fails_names_the_file(export_dir: Path, tmp_path: Path) -
 @pytest.mark.slow
 def test_a_process_that_dies_is_named_by_its_exit_status(export_dir: Path) -> None:
     with reload.Reloads(exported_files(export_dir, ["onnx"]), export_dir / "test.npz") as reloads:
-        process, _ = reloads._processes["onnxruntime"]
-        process.kill()
+        reloads._processes["onnxruntime"].kill()
         with pytest.raises(reload.ReloadError, match=r"model.onnx: reloading with onnxruntime failed: exit status -9"):
             reloads.finish()
 
