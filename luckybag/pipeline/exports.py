@@ -85,22 +85,16 @@ def _batch_size(n: int) -> int:
     return max(1, -(-n // batches))
 
 
-def _keras_predict(model: Any) -> Predict:
+def _load_keras(path: Path, architecture: Path | None = None) -> Predict:
+    """A .keras archive (safe mode, the default), or weights into the model ``architecture`` describes."""
+    import keras
+
+    if architecture is None:
+        model = keras.models.load_model(str(path), compile=False)
+    else:
+        model = keras.models.model_from_json(architecture.read_text(encoding="utf-8"))
+        model.load_weights(str(path))
     return lambda x: np.asarray(model.predict(x, batch_size=_batch_size(len(x)), verbose=0))
-
-
-def _load_keras(path: Path) -> Predict:
-    import keras
-
-    return _keras_predict(keras.models.load_model(str(path), compile=False))  # safe_mode on by default
-
-
-def _load_weights(weights: Path, architecture: Path) -> Predict:
-    import keras
-
-    model = keras.models.model_from_json(Path(architecture).read_text(encoding="utf-8"))
-    model.load_weights(str(weights))
-    return _keras_predict(model)
 
 
 def _load_savedmodel(path: Path) -> Predict:
@@ -121,7 +115,7 @@ def _load_onnx(path: Path) -> Predict:
 # Written in this order, each reloaded by its runtime's process (Keras' is on JAX: luckybag.pipeline.reload).
 FORMATS = {
     "keras": Format(_write_keras, "keras", "keras (jax)", _load_keras),
-    "weights": Format(_write_weights, "keras", "keras (jax)", _load_weights),
+    "weights": Format(_write_weights, "keras", "keras (jax)", _load_keras),
     "savedmodel": Format(_write_savedmodel, "tensorflow", "tensorflow", _load_savedmodel),
     "onnx": Format(_write_onnx, "onnxruntime", "onnxruntime", _load_onnx),
 }
