@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from luckybag.contract import EXPORT_FILES, MODELS_DIR
+from luckybag.contract import EXPORT_FILES, LABELS_FILE, MODELS_DIR
 from luckybag.serve import runtime as served  # `runtime` is run()'s parameter
 from luckybag.serve.inputs import Inputs, read_inputs
 from luckybag.serve.screening import screen
@@ -95,9 +95,9 @@ def run(
     """``luckybag predict`` (each input's top classes) or ``bag`` (a bag's expected contents); 2 if an input was bad.
     Model, labels and every input are checked before a runtime is imported: bad input fails fast, good ones still run."""
     runtime = served.runtime_for(model, runtime)
-    model = model or MODELS_DIR / EXPORT_FILES[runtime]
+    model = model or MODELS_DIR / EXPORT_FILES[runtime][0]
     served.check_model_file(model, runtime)
-    names = served.read_label_names(labels or model.with_name(EXPORT_FILES["labels"]))
+    names = served.read_label_names(labels or model.with_name(LABELS_FILE))
     inputs = read_inputs(images, background)
     for line in [f"error: {problem}" for problem in inputs.problems] + [f"warning: {w}" for w in inputs.warnings]:
         print(line, file=sys.stderr)
