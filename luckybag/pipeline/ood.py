@@ -21,7 +21,7 @@ def feature_model(served: Any) -> Any:
     import keras
 
     features = keras.Model(served.inputs, served.get_layer("logits").input, name="features")
-    features(np.zeros((1, *served.input_shape[1:]), dtype="uint8"))  # built: ONNX export wants a called model
+    features([np.zeros((1, *served.input_shape[1:]), dtype="uint8")])  # built: ONNX export wants a called model
     return features
 
 
@@ -40,6 +40,7 @@ def fit_statistics(features: np.ndarray, labels: np.ndarray, pixels: np.ndarray)
         "precision": LedoitWolf(assume_centered=True).fit(centred).precision_,
         "pixel_mean": pca.mean_,
         "components": pca.components_,
+        "variances": pca.explained_variance_,
     }
 
 

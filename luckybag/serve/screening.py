@@ -1,11 +1,13 @@
 """Flag inputs unlike the training data with the screen stage's detector (``ood/`` beside the served model).
 
-An image's score, the larger the stranger, is the larger of two parts, each scaled so that its validation-split
-median is 0 and its validation 99th percentile is 1:
+An image's score, the larger the stranger, is the largest of three parts, each scaled so that its validation-split
+median is 0 and its validation 99th percentile is 1 (Mahalanobis scores at two depths, as Lee et al. 2018 combine
+layers):
 
 - features: the Mahalanobis distance of the model's penultimate features to the nearest class mean under one shared
   covariance (Lee et al. 2018), means and covariance fitted on the training split;
-- pixels: how far the pixels (0-1) lie off the training split's principal components (the mean squared residual).
+- pixel_distance: the Mahalanobis distance of the pixels (0-1) within the training split's principal components;
+- pixel_residual: how far the pixels lie off those components (the mean squared residual).
 
 An image whose score exceeds the threshold (the validation scores' 99th percentile) is flagged. The stage
 (``stages/screen.py``) fits it for one model; the detector names that model's files by their MD5, so another model
@@ -25,8 +27,8 @@ from luckybag.errors import LuckybagError, one_line
 
 DETECTOR_DIR = "ood"  # beside the served model
 FEATURES, ARRAYS, SUMMARY = "features.onnx", "detector.npz", "detector.json"
-ARRAY_NAMES = ("means", "precision", "pixel_mean", "components", "center", "spread")
-PARTS = ("features", "pixels")
+ARRAY_NAMES = ("means", "precision", "pixel_mean", "components", "variances", "center", "spread")
+PARTS = ("features", "pixel_distance", "pixel_residual")
 UNSCREENED = "answers are unscreened"
 
 
@@ -39,14 +41,17 @@ def md5(path: Path) -> str:
 
 
 def part_scores(arrays: dict[str, np.ndarray], features: np.ndarray, images: np.ndarray) -> np.ndarray:
-    """(n, 2) raw scores: squared Mahalanobis distance to the nearest class mean, mean squared pixel residual."""
+    """(n, 3) raw scores: squared Mahalanobis distances (features: to the nearest class mean; pixels: within the
+    principal components) and the mean squared pixel residual."""
     f = np.asarray(features, dtype=np.float64)
     means, precision = arrays["means"], arrays["precision"]
     projected = means @ precision
     distances = (f @ precision * f).sum(axis=1)[:, None] - 2 * f @ projected.T + (projected * means).sum(axis=1)
     x = images.reshape(len(images), -1) / 255.0 - arrays["pixel_mean"]
-    residual = x - (x @ arrays["components"].T) @ arrays["components"]
-    return np.stack([distances.min(axis=1), (residual**2).mean(axis=1)], axis=1)
+    coordinates = x @ arrays["components"].T
+    residual = x - coordinates @ arrays["components"]
+    within = (coordinates**2 / arrays["variances"]).sum(axis=1)
+    return np.stack([distances.min(axis=1), within, (residual**2).mean(axis=1)], axis=1)
 
 
 def combined(arrays: dict[str, np.ndarray], raw: np.ndarray) -> np.ndarray:
