@@ -11,11 +11,13 @@ import numpy as np
 
 from luckybag.contract import EXPORT_FILES, MODELS_DIR
 from luckybag.serve import runtime as served  # `runtime` is run()'s parameter
-from luckybag.serve.inputs import Inputs, read_inputs
 from luckybag.serve import screening
+from luckybag.serve.inputs import Inputs, read_inputs
 
 FLAG_MARK = "! not like one fashion item"
-FLAG_NOTE = f"{FLAG_MARK}: unlike the training images (score above the detector's threshold); its probabilities mean little"
+FLAG_NOTE = (
+    f"{FLAG_MARK}: unlike the training images (score above the detector's threshold); its probabilities mean little"
+)
 Record = dict[str, Any]
 
 

@@ -90,7 +90,9 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: np.asarray(npz[name], dtype=np.float64) for name in ARRAY_NAMES}
     except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise DetectorError(f"{path}: not a detector's arrays ({one_line(err)}); expected {', '.join(ARRAY_NAMES)}")
+        raise DetectorError(
+            f"{path}: not a detector's arrays ({one_line(err)}); expected {', '.join(ARRAY_NAMES)}"
+        ) from None
     return arrays
 
 
@@ -99,7 +101,9 @@ def read_summary(path: Path) -> dict:
         summary = json.loads(path.read_text(encoding="utf-8"))
         float(summary["threshold"]), dict(summary["models"])
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as err:
-        raise DetectorError(f'{path}: not a detector summary ({one_line(err)}); expected "threshold" and "models"')
+        raise DetectorError(
+            f'{path}: not a detector summary ({one_line(err)}); expected "threshold" and "models"'
+        ) from None
     return summary
 
 

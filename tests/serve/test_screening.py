@@ -93,7 +93,12 @@ def test_the_committed_detector_flags_real_non_items_and_passes_test_items(commi
     items = load_split(ROOT / "data" / "prepared" / "test.npz").images[:2]
     for i, item in enumerate(items):
         Image.fromarray(item).save(tmp_path / f"item{i}.png")
-    paths = [tmp_path / "astronaut.png", letter(tmp_path / "A.png", "A"), tmp_path / "item0.png", tmp_path / "item1.png"]
+    paths = [
+        tmp_path / "astronaut.png",
+        letter(tmp_path / "A.png", "A"),
+        tmp_path / "item0.png",
+        tmp_path / "item1.png",
+    ]
     assert cli.main(["predict", "--json", *map(str, paths)]) == 0
     records = json.loads(capsys.readouterr().out)
     assert [r["in_distribution"] for r in records] == [False, False, True, True]
@@ -109,6 +114,7 @@ def test_a_copied_model_without_its_detector_says_so_once(committed_detector, tm
     letter(tmp_path / "A.png", "A")
     assert cli.main(["predict", str(tmp_path / "A.png"), "--model", str(tmp_path / "model.onnx")]) == 0
     out, err = capsys.readouterr()
-    assert err.splitlines() == [f"note: {tmp_path / 'ood'}/ not found beside model.onnx: answers are unscreened "
-                                "(`dvc repro` fits it)"]
+    assert err.splitlines() == [
+        f"note: {tmp_path / 'ood'}/ not found beside model.onnx: answers are unscreened (`dvc repro` fits it)"
+    ]
     assert "!" not in out
