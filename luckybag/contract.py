@@ -16,4 +16,5 @@ EXPORT_FILES = {
     "onnx": ("model.onnx",),
 }
 LABELS_FILE = "labels.json"  # {"0": "T-shirt/top", ...}, beside the model
+DETECTOR_DIR = "ood"  # the out-of-distribution detector (the screen stage's), beside the model
 SERVED_FORMATS = ("onnx", "keras")

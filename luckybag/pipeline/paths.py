@@ -14,6 +14,7 @@ PREDICTIONS = Path("data/predictions.npz")
 CHECKPOINT = contract.MODELS_DIR / "checkpoint.keras"
 SUMMARY = contract.MODELS_DIR / "summary.txt"
 MODEL_CARD = contract.MODELS_DIR / "MODEL_CARD.md"  # the export's files: contract.EXPORT_FILES
+DETECTOR_DIR = contract.MODELS_DIR / contract.DETECTOR_DIR
 LIVE_DIR = Path("dvclive")
 BASELINE_METRICS = Path("metrics/baseline.json")
 TRAIN_METRICS = Path("metrics/train.json")
