@@ -57,12 +57,20 @@ def check_name(name: str) -> None:
         )
 
 
+def override_value(value: Any) -> str:
+    """``value`` in the override grammar ``dvc exp run -S`` parses (Hydra's): JSON, but mapping keys unquoted
+    (``[{units: 512, activation: relu}]``) and strings unquoted where YAML reads them back."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {override_value(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(map(override_value, value)) + "]"
+    unquoted = isinstance(value, str) and yaml.safe_load(value) == value  # YAML reads it back as this string
+    return value if unquoted else json.dumps(value)
+
+
 def run_command(exp: Experiment) -> list[str]:
-    """``dvc exp run`` with each value as ``-S`` parses it (YAML): JSON, strings unquoted where YAML reads them back."""
-    options = []
-    for key, value in exp.params.items():
-        unquoted = isinstance(value, str) and yaml.safe_load(value) == value  # YAML reads it back as this string
-        options += ["-S", f"{key}={value if unquoted else json.dumps(value)}"]
+    """``dvc exp run`` with each value as ``-S`` parses it."""
+    options = [option for key, value in exp.params.items() for option in ("-S", f"{key}={override_value(value)}")]
     return [*DVC, "exp", "run", "--temp", "-n", exp.name, *options]
 
 
