@@ -41,8 +41,11 @@ def snap(values: np.ndarray) -> np.ndarray:
     return np.array([float(f"{v:.{SIGNIFICANT_DIGITS}g}") for v in np.ravel(values)]).reshape(np.shape(values))
 
 
+FLOOR = 1e-12  # probabilities below it count as it: the served model floors its log-probabilities the same way
+
+
 def log_probs(probs: np.ndarray) -> np.ndarray:
-    return log(np.clip(probs.astype(np.float64), 1e-12, 1.0))
+    return log(np.clip(probs.astype(np.float64), FLOOR, 1.0))
 
 
 def scale(probs: np.ndarray, temperature: float) -> np.ndarray:

@@ -11,7 +11,7 @@ import numpy as np
 from luckybag.contract import CLASS_NAMES, EXPORT_FILES, INPUT_DTYPE, LABELS_FILE, SIDE
 from luckybag.errors import LuckybagError
 from luckybag.io import atomic_dir, atomic_path, reproducible_keras_archive, write_json, write_text
-from luckybag.pipeline.calibration import Calibration
+from luckybag.pipeline.calibration import FLOOR, Calibration
 
 
 class ExportError(LuckybagError):
@@ -19,8 +19,9 @@ class ExportError(LuckybagError):
 
 
 def build_served(model: Any, calibration: Calibration) -> Any:
-    """pixels -> trained layers -> logits -> log-softmax -> Dense(diagonal scale, bias) -> softmax, sharing the weights;
-    built-in Keras layers only, so that safe-mode loading, SavedModel and ONNX all carry it."""
+    """pixels -> trained layers -> logits -> log-softmax, floored as the calibration's fit floors it ->
+    Dense(diagonal scale, bias) -> softmax, sharing the weights; built-in Keras layers only, so that safe-mode
+    loading, SavedModel and ONNX all carry it."""
     import keras
 
     *body, output = model.layers
@@ -35,6 +36,14 @@ def build_served(model: Any, calibration: Calibration) -> Any:
     x = logits(x)
     logits.set_weights(output.get_weights())
     x = keras.layers.Activation("log_softmax", name="log_probabilities")(x)
+    # max(log p, log FLOOR): a zero Dense gives the constant exactly. Without it an overconfident model's log p of,
+    # say, -80 meets a calibration fitted on -27.6 and the served probabilities leave the evaluated ones.
+    floor = keras.layers.Dense(output.units, name="floor")
+    floor_values = floor(x)
+    floor.set_weights(
+        [np.zeros((output.units, output.units), "float32"), np.full(output.units, np.log(FLOOR), "float32")]
+    )
+    x = keras.layers.Maximum(name="floored_log_probabilities")([x, floor_values])
     calibrate = keras.layers.Dense(output.units, name="calibration")
     x = calibrate(x)
     calibrate.set_weights([np.diag(calibration.scale).astype("float32"), calibration.bias.astype("float32")])

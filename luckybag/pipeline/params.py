@@ -17,7 +17,8 @@ Backend = Literal["jax", "tensorflow", "torch"]
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam")
 Optimizer = Literal[OPTIMIZERS]  # type: ignore[valid-type]
 ExportFormat = Literal[tuple(EXPORT_FILES)]  # type: ignore[valid-type]  # the formats the export stage can reload
-Activation = Literal["relu", "sigmoid", "tanh", "elu", "selu", "gelu", "swish", "softplus", "linear"]
+# No gelu: Keras exports it to ONNX as Erfc, which onnxruntime cannot load, so its model could not be served.
+Activation = Literal["relu", "sigmoid", "tanh", "elu", "selu", "swish", "softplus", "linear"]
 BACKENDS = get_args(Backend)
 # not float alone: pydantic would turn a yaml 0 into 0.0, and DVCLive logs what it gets
 Number = Annotated[int | float, Field(allow_inf_nan=False)]

@@ -135,7 +135,7 @@ def test_a_dense_space_samples_whole_networks(tmp_path: Path) -> None:
             "train.hidden_layers": {
                 "layers": {"int": [1, 3]},
                 "units": {"categorical": [128, 512]},
-                "activation": {"categorical": ["relu", "gelu"]},
+                "activation": {"categorical": ["relu", "swish"]},
             },
             "train.learning_rate": {"float": [1e-4, 1e-2], "log": True},
             "export.check": {"categorical": [["onnx"]]},
@@ -147,7 +147,7 @@ def test_a_dense_space_samples_whole_networks(tmp_path: Path) -> None:
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=1))
     values = search.trial_values(space, study.ask())
     layers = values["train.hidden_layers"]
-    assert 1 <= len(layers) <= 3 and layers[0]["units"] in (128, 512) and layers[0]["activation"] in ("relu", "gelu")
+    assert 1 <= len(layers) <= 3 and layers[0]["units"] in (128, 512) and layers[0]["activation"] in ("relu", "swish")
     assert 1e-4 <= values["train.learning_rate"] <= 1e-2 and values["export.check"] == ["onnx"]
     assert values["train.monitor"] == "val_accuracy" and space.study == "s" and space.n_trials == 20
 

@@ -10,7 +10,7 @@ from luckybag.lab.runs import Experiment, run_command
 from tests.conftest import ROOT
 
 VALUES = {
-    "train.hidden_layers": [{"units": 512, "activation": "relu"}, {"units": 256, "activation": "gelu"}],
+    "train.hidden_layers": [{"units": 512, "activation": "relu"}, {"units": 256, "activation": "swish"}],
     "train.learning_rate": None,
     "train.dropout": 0.25,
     "train.optimizer": "nesterov",

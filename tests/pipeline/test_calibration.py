@@ -160,6 +160,29 @@ def test_served_model_applies_the_calibration(method: str) -> None:
     assert calibration.ece(cal.apply(probs), labels) != calibration.ece(probs, labels)  # it did change something
 
 
+
+def test_served_model_matches_the_calibration_on_an_overconfident_model() -> None:
+    """Probabilities below calibration.FLOOR (log p of -80 where the fit saw -27.6) must not leave the served
+    model's answers apart from the evaluated ones: a temperature of 4 lifts the floored classes to about 1e-3."""
+    import yaml
+
+    from luckybag.pipeline.exports import build_served
+    from luckybag.pipeline.models import build_model
+    from luckybag.pipeline.params import TrainParams
+    from tests.conftest import ROOT, make_images
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())["train"]
+    params.update(hidden_layers=[{"units": 16, "activation": "relu"}])
+    model = build_model(TrainParams.model_validate(params))
+    kernel, bias = model.layers[-1].get_weights()
+    model.layers[-1].set_weights([kernel * 300, bias])
+    rng = np.random.default_rng(7)
+    images = make_images(rng.integers(0, 10, size=64), rng)
+    probs = np.asarray(model.predict(images, verbose=0), dtype=np.float64)
+    assert (probs < calibration.FLOOR).mean() > 0.3  # the case under test: many probabilities below the floor
+    cal = calibration.Calibration("temperature", np.full(10, 0.25), np.zeros(10))
+    np.testing.assert_allclose(build_served(model, cal).predict(images, verbose=0), cal.apply(probs), atol=1e-5)
+
 CALIBRATE_AND_HASH = """
 import hashlib, numpy as np
 from luckybag.pipeline import calibration
