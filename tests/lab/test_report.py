@@ -1,17 +1,17 @@
 """The pull-request report (`luckybag report`) between two commits of a tiny project, and its workflow."""
 
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import ROOT, reproduced_project, run
+from tests.conftest import ROOT, assert_picture, reproduced_project, run
 
 pytestmark = pytest.mark.slow
 
 PYTHON = sys.executable
-PNG = b"\x89PNG\r\n\x1a\n"
 
 
 def row(report: str, key: str) -> list[str]:
@@ -49,13 +49,20 @@ def check_report(project: Path, report: str, new_label: str) -> None:
     for name in ("loss", "confusion"):
         for side in ("base", "new"):
             assert f"](pr-assets/{side}-{name}.png)" in report
-            assert (project / f"reports/pr-assets/{side}-{name}.png").read_bytes()[:8] == PNG
+            assert_picture(project / f"reports/pr-assets/{side}-{name}.png")
     # Different dropout, different training curves.
     assets = project / "reports/pr-assets"
     assert (assets / "base-loss.png").read_bytes() != (assets / "new-loss.png").read_bytes()
 
 
+def without_reports(project: Path) -> Path:
+    """The project with no reports/ (an earlier test's report and pictures must not pass for this one's)."""
+    shutil.rmtree(project / "reports", ignore_errors=True)
+    return project
+
+
 def test_report_between_two_commits(project: Path) -> None:
+    without_reports(project)
     done = run([PYTHON, "-m", "luckybag", "report", "--base", "HEAD~1", "--rev", "HEAD"], project)
     assert done.stdout.strip() == "report: reports/pr.md"
     head = run(["git", "rev-parse", "--short=7", "HEAD"], project).stdout.strip()
@@ -63,6 +70,7 @@ def test_report_between_two_commits(project: Path) -> None:
 
 
 def test_report_of_the_workspace(project: Path) -> None:
+    without_reports(project)
     run([PYTHON, "-m", "luckybag", "report", "--base", "HEAD~1", "--out", "reports/ws.md"], project)
     check_report(project, (project / "reports/ws.md").read_text(), "workspace")
 

@@ -15,6 +15,7 @@ from luckybag.pipeline.data import DEBIAN_DIR, read_images
 from luckybag.serve.inputs import read_inputs
 from luckybag.serve.photos import border
 from luckybag.serve.screening import read_thresholds, screen, statistics
+from tests.conftest import unavailable
 
 pytestmark = pytest.mark.slow  # generates and reads ~100 photos (tens of seconds)
 
@@ -24,7 +25,7 @@ TEST_IMAGES = DEBIAN_DIR / "t10k-images-idx3-ubyte.gz"
 @pytest.fixture(scope="module")
 def items() -> np.ndarray:
     if not TEST_IMAGES.exists():
-        pytest.skip(f"{TEST_IMAGES} missing: `make setup` installs Debian's dataset-fashion-mnist")
+        unavailable(f"{TEST_IMAGES} missing: `make setup` installs Debian's dataset-fashion-mnist")
     return read_images(TEST_IMAGES)[:300]
 
 
