@@ -20,8 +20,6 @@ import pytest
 
 from tests.conftest import ROOT, reproduced_project, run
 
-pytestmark = pytest.mark.slow
-
 MARKER = "<!-- readme-test"
 _BLOCK = re.compile(r"^```bash\n(.*?)^```", re.MULTILINE | re.DOTALL)
 _RC = re.compile(r"^@@@ rc (\d+) (\d+)$", re.MULTILINE)
@@ -174,6 +172,7 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return project
 
 
+@pytest.mark.slow
 def test_the_readme_examples_run_in_order_and_leave_the_committed_model(clone: Path) -> None:
     all_commands = [c for block in marked_blocks((ROOT / "README.md").read_text()) for c in commands(block)]
     lock = (clone / "dvc.lock").read_bytes()

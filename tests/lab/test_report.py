@@ -9,8 +9,6 @@ import yaml
 
 from tests.conftest import ROOT, assert_picture, reproduced_project, run
 
-pytestmark = pytest.mark.slow
-
 PYTHON = sys.executable
 
 
@@ -61,6 +59,7 @@ def without_reports(project: Path) -> Path:
     return project
 
 
+@pytest.mark.slow
 def test_report_between_two_commits(project: Path) -> None:
     without_reports(project)
     done = run([PYTHON, "-m", "luckybag", "report", "--base", "HEAD~1", "--rev", "HEAD"], project)
@@ -69,12 +68,14 @@ def test_report_between_two_commits(project: Path) -> None:
     check_report(project, (project / "reports/pr.md").read_text(), f"HEAD ({head})")
 
 
+@pytest.mark.slow
 def test_report_of_the_workspace(project: Path) -> None:
     without_reports(project)
     run([PYTHON, "-m", "luckybag", "report", "--base", "HEAD~1", "--out", "reports/ws.md"], project)
     check_report(project, (project / "reports/ws.md").read_text(), "workspace")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["--base", "nosuch"], ["--base", "HEAD", "--rev", "nosuch"]])
 def test_unknown_rev_is_one_line(project: Path, args: list[str]) -> None:
     done = run([PYTHON, "-m", "luckybag", "report", *args, "--out", "reports/x.md"], project, check=False)
@@ -105,6 +106,7 @@ def test_workflow_reproduces_reports_and_comments() -> None:
     assert "GH_TOKEN" in steps[comment]["env"]
 
 
+@pytest.mark.slow
 def test_a_commit_against_itself_is_refused_and_keeps_the_report(project: Path) -> None:
     """On a fresh clone `--base main --rev HEAD` names one commit twice: say so, write nothing."""
     branch = run(["git", "branch", "--show-current"], project).stdout.strip()

@@ -17,8 +17,6 @@ from luckybag.serve.photos import border
 from luckybag.serve.screening import read_thresholds, screen, statistics
 from tests.conftest import unavailable
 
-pytestmark = pytest.mark.slow  # generates and reads ~100 photos (tens of seconds)
-
 TEST_IMAGES = DEBIAN_DIR / "t10k-images-idx3-ubyte.gz"
 
 
@@ -39,11 +37,13 @@ def test_the_committed_thresholds_cover_every_statistic():
     assert all(set(bound) <= {"min", "max"} and bound for bound in thresholds.values())
 
 
+@pytest.mark.slow  # reads the real test split
 def test_items_pass(items):
     failed = screen(items, confident(len(items)))
     assert sum(bool(f) for f in failed) <= 0.02 * len(items)
 
 
+@pytest.mark.slow  # generates and reads ~100 photos (tens of seconds)
 def test_shop_photos_of_items_pass_and_are_inverted_when_on_light(items, tmp_path):
     paths = write_shop_photos(items[:60], tmp_path, seed=7)
     inputs = read_inputs(paths)
@@ -54,6 +54,7 @@ def test_shop_photos_of_items_pass_and_are_inverted_when_on_light(items, tmp_pat
     assert inputs.backgrounds == ["light" if bright else "dark" for bright in light]
 
 
+@pytest.mark.slow  # generates and reads ~100 photos (tens of seconds)
 def test_non_items_are_flagged(tmp_path):
     made = write_non_items(tmp_path, per_kind=8, seed=11)
     flagged = {}
@@ -66,12 +67,14 @@ def test_non_items_are_flagged(tmp_path):
     assert sum(flagged.values()) >= 0.8 * 8 * len(NON_ITEM_KINDS), flagged
 
 
+@pytest.mark.slow  # reads the real test split
 def test_a_spread_bet_is_flagged_a_confident_one_is_not(items):
     uniform = np.full((1, 10), 0.1)
     assert screen(items[:1], uniform) == [["confidence"]]
     assert screen(items[:1], confident(1)) == [[]]
 
 
+@pytest.mark.slow  # reads the real test split
 def test_auto_background_on_a_real_item(items, tmp_path):
     """A dark item on white is inverted, a light item on black is not; both then look the same to the model."""
     item = Image.fromarray(items[0]).resize((280, 280), Image.Resampling.BICUBIC)

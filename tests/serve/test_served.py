@@ -21,8 +21,6 @@ from luckybag.serve.inputs import read_inputs, to_pixels
 from luckybag.serve.runtime import runtime_for
 from tests.conftest import ROOT, make_images
 
-pytestmark = pytest.mark.slow
-
 
 def sample_inputs(directory: Path) -> list[Path]:
     """Photos and arrays of the tiny data's classes, with fractional pixels in the float array."""
@@ -47,6 +45,7 @@ def run_cli(capsys: pytest.CaptureFixture, *argv: object) -> tuple[int, str, str
     return status, out, err
 
 
+@pytest.mark.slow
 def test_onnx_and_keras_runtimes_agree(capsys, export_dir, tmp_path):
     inputs = sample_inputs(tmp_path)
     outputs = {}
@@ -65,6 +64,7 @@ def test_onnx_and_keras_runtimes_agree(capsys, export_dir, tmp_path):
     assert strip == [{k: v for k, v in r.items() if k not in ("top", "probabilities")} for r in outputs["keras"][1]]
 
 
+@pytest.mark.slow
 def test_default_runtime_is_onnx_and_imports_no_deep_learning_framework(export_dir, tmp_path):
     """`luckybag predict` with no --runtime runs models/model.onnx, importing none of keras/jax/tensorflow/torch."""
     (tmp_path / "models").mkdir()
@@ -85,6 +85,7 @@ def test_default_runtime_is_onnx_and_imports_no_deep_learning_framework(export_d
     assert json.loads(done.stdout)[0]["input"] == "item.png"
 
 
+@pytest.mark.slow
 def test_float_pixels_are_rounded_before_the_model(capsys, export_dir, tmp_path):
     """127.9 is 128 to the model, not 127: a float array predicts exactly like its rounded uint8 copy."""
     images = make_images(np.arange(10), np.random.default_rng(4)).astype(np.float64)
@@ -153,6 +154,7 @@ def test_a_handmade_onnx_model_with_our_contract_is_accepted(capsys, tmp_path):
     assert sum(json.loads(out)[0]["probabilities"].values()) == pytest.approx(1, abs=1e-5)
 
 
+@pytest.mark.slow
 def test_onnx_files_that_are_not_ours_are_refused(capsys, export_dir, tmp_path):
     text = tmp_path / "text" / "model.onnx"
     text.parent.mkdir()
