@@ -70,13 +70,14 @@ postgres:
 repro: setup
 	$(BIN)/dvc repro
 
-# pytest-xdist: PYTEST_WORKERS processes (default 2, the cores of the machine kind CI runs on); --dist loadscope keeps
-# each module on one worker, so its module-scoped projects are built once. PYTEST_WORKERS=0 runs in one process.
+# pytest-xdist: PYTEST_WORKERS processes (default 2, the cores of the machine kind CI runs on). `make test` keeps each
+# module on one worker (--dist loadscope), so a module's projects are built once; the unit tests have none, and go
+# to whichever worker is free (--dist load). PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= 2
-PYTEST_XDIST = -n $(PYTEST_WORKERS)$(if $(filter 0,$(PYTEST_WORKERS)),, --dist loadscope)
+xdist = -n $(PYTEST_WORKERS)$(if $(filter 0,$(PYTEST_WORKERS)),, --dist $(1))
 
 test: setup lint browser postgres
-	$(BIN)/python -m pytest -ra $(PYTEST_XDIST)
+	$(BIN)/python -m pytest -ra $(call xdist,loadscope)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -95,7 +96,7 @@ pull: $(STAMP)
 
 # Unit tests only: no DVC runs, no real-data training.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -ra $(PYTEST_XDIST) -m "not slow and not acceptance"
+	$(BIN)/python -m pytest -ra $(call xdist,load) -m "not slow and not acceptance"
 
 # The optimizer x dropout grid of grid.yaml as DVC experiments, JOBS (default 2) at a time; ONLY="a b" runs a subset.
 grid: setup
