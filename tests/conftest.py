@@ -228,7 +228,7 @@ def reproduced_template(shared: Path | None = None) -> Path:
             shutil.rmtree(target, ignore_errors=True)  # half built by a worker that died
             try:
                 _build_template(target)
-            except BaseException as err:
+            except Exception as err:
                 failed.write_text(str(err))
                 raise
             (target / "DONE").write_text("")
