@@ -10,7 +10,7 @@ export DVC_NO_ANALYTICS := 1
 
 BASE ?= main
 
-.PHONY: setup data torch postgres repro test test-fast lint format check-params clean-venv grid grid-report grid-push grid-pull report cnn dense-best experiments-report push pull register browser plots plots-diff plots-template
+.PHONY: setup data torch postgres repro test test-fast lint format check-params clean-venv grid grid-report grid-push grid-pull search search-report report cnn dense-best experiments-report push pull register browser plots plots-diff plots-template
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11" >&2; exit 1; }
@@ -89,7 +89,9 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 # Data and models to and from the default DVC remote (.dvc/config; see README "Working as a team").
+# Says so (one line) when what it pushes is not what the committed dvc.lock names.
 push: $(STAMP)
+	@{ $(BIN)/dvc status --quiet >/dev/null 2>&1 && git diff --quiet HEAD -- dvc.lock; } || echo "warning: the workspace's outputs or dvc.lock differ from the committed dvc.lock (see \`dvc status\`, \`git diff dvc.lock\`): pushing the workspace's, not the commit's" >&2
 	$(BIN)/dvc push --run-cache
 
 pull: $(STAMP)
@@ -99,14 +101,28 @@ pull: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -ra $(call xdist,load) -m "not slow and not acceptance"
 
-# The optimizer x dropout grid of grid.yaml as DVC experiments, JOBS (default 2) at a time; ONLY="a b" runs a subset.
+# The optimizer x dropout grid of grid.yaml as DVC experiments through the search engine (an Optuna study of
+# enqueued points), JOBS (default 2) local workers; ONLY="a b" runs those again; STORAGE/PUSH as for search.
 grid: setup
-	$(BIN)/luckybag grid --grid grid.yaml --report reports/grid.md $(if $(ONLY),--only $(ONLY)) $(if $(JOBS),--jobs $(JOBS))
+	$(BIN)/luckybag grid --grid grid.yaml --report reports/grid.md $(if $(ONLY),--only $(ONLY)) $(if $(JOBS),--jobs $(JOBS)) \
+	  $(if $(STORAGE),--storage $(STORAGE)) $(if $(PUSH),--push $(PUSH))
 
-# Share the grid: experiments' git refs to the git remote GIT_REMOTE, their outputs to the DVC remote.
+# An Optuna search over SPACE (default search.yaml), each trial a `dvc exp run --temp` experiment; STORAGE a database
+# URL shared by many machines (default: $$LUCKYBAG_SEARCH_STORAGE, else a journal file in .dvc/tmp), PUSH a git remote
+# to `dvc exp push` each finished trial to, WORKERS local workers.
+SPACE ?= search.yaml
+search: setup
+	$(BIN)/luckybag search $(SPACE) $(if $(STORAGE),--storage $(STORAGE)) $(if $(PUSH),--push $(PUSH)) \
+	  $(if $(WORKERS),--workers $(WORKERS))
+
+search-report: $(STAMP)
+	$(BIN)/luckybag search $(SPACE) --report-only $(if $(STORAGE),--storage $(STORAGE))
+
+# Share the grid: experiments' git refs to the git remote GIT_REMOTE, their outputs to the DVC remote. Never --force:
+# an experiment of the same name that someone else pushed is not overwritten (the push fails and says so).
 GIT_REMOTE ?= origin
 grid-push: $(STAMP)
-	$(BIN)/dvc exp push --all-commits --force $(GIT_REMOTE)
+	$(BIN)/dvc exp push --all-commits $(GIT_REMOTE)
 
 # Another clone: bring the shared experiments (then `make grid-report`, `dvc exp apply NAME && dvc pull`).
 grid-pull: $(STAMP)

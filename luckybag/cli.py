@@ -50,7 +50,17 @@ def check_params(args: argparse.Namespace) -> None:
 def grid(args: argparse.Namespace) -> int:
     from luckybag.lab.grid import run
 
-    return run(args.grid, args.only, args.report, report_only=args.report_only, dry=args.dry, jobs=args.jobs)
+    shared = {"storage": args.storage, "push": args.push, "study": args.study}
+    return run(args.grid, args.only, args.report, report_only=args.report_only, dry=args.dry, jobs=args.jobs, **shared)
+
+
+def search(args: argparse.Namespace) -> int:
+    from luckybag.lab.search import run
+
+    shared = {"storage": args.storage, "push": args.push, "study": args.study}
+    return run(
+        args.space, args.report, report_only=args.report_only, workers=args.workers, n_trials=args.n_trials, **shared
+    )
 
 
 def report(args: argparse.Namespace) -> None:
@@ -125,6 +135,13 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int | None], str, str, 
         "markdown report (every number from `dvc exp show --json`).",
         "luckybag grid --only sgd-lr0.1-drop0.3",
     ),
+    "search": (
+        search,
+        "search a space of params with Optuna, each trial a `dvc exp run --temp` experiment",
+        "Run (or join) the space's Optuna study: each trial is a named DVC experiment whose validation figure is "
+        "the objective; then write a markdown report. Several workers and machines can share one study.",
+        "luckybag search search.yaml --storage postgresql+psycopg2://me@db/luckybag --push origin",
+    ),
     "report": (
         report,
         "markdown report of params, metrics and plots against a base revision",
@@ -141,8 +158,19 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int | None], str, str, 
 }
 
 
+def installed_version() -> str:
+    """The version of the installed package's metadata (pyproject.toml's, as pip installed it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("luckybag")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="luckybag", description="Fashion-MNIST lucky-bag pipeline tools.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     raw = argparse.RawDescriptionHelpFormatter  # the descriptions and examples as written
     sub = {}
@@ -162,6 +190,23 @@ def build_parser() -> argparse.ArgumentParser:
     mode = grid.add_mutually_exclusive_group()
     mode.add_argument("--report-only", action="store_true", help="run nothing; rebuild the report")
     mode.add_argument("--dry", action="store_true", help="print the dvc commands; run nothing")
+    for name in ("grid", "search"):
+        shared = sub[name]
+        shared.add_argument(
+            "--storage",
+            help="Optuna storage: a database URL (postgresql+psycopg2://USER:PASSWORD@HOST/DB) for many machines, "
+            "or a journal file (default: $LUCKYBAG_SEARCH_STORAGE, else .dvc/tmp/search.journal)",
+        )
+        shared.add_argument("--push", metavar="REMOTE", help="`dvc exp push REMOTE NAME` each finished trial")
+        shared.add_argument("--study", help="the study's name (default: the file's `study`, else its name)")
+    space = sub["search"]
+    space.add_argument("space", type=Path, help="the search space (YAML)")
+    space.add_argument("--report", type=Path, default=Path("reports/search.md"), help="default: %(default)s")
+    space.add_argument("--workers", type=jobs, help="local workers (default: the file's `workers`)")
+    space.add_argument(
+        "--n-trials", type=functools.partial(whole_number, low=1, high=100000), help="default: the file's"
+    )
+    space.add_argument("--report-only", action="store_true", help="run nothing; rebuild the report")
     sub["report"].add_argument("--base", required=True, help="the git revision to compare with (e.g. main)")
     sub["report"].add_argument("--rev", default="workspace", help="the revision to report on (default: %(default)s)")
     sub["report"].add_argument("--out", type=Path, default=Path("reports/pr.md"), help="default: %(default)s")

@@ -5,20 +5,18 @@ outputs from a bad value. This stage runs first on every params change; every ot
 depends on its stamp, whose bytes never change, so they re-run only when their own params did.
 """
 
-from pathlib import Path
-
 from luckybag.errors import main_guard
 from luckybag.io import write_text
 from luckybag.pipeline.params import PARAMS_FILE, load_params
+from luckybag.pipeline.paths import PARAMS_OK
 
-STAMP = Path("data/params.ok")
 STAMP_TEXT = f"{PARAMS_FILE} passed luckybag check-params\n"
 
 
 @main_guard
 def main() -> None:
     load_params(PARAMS_FILE)
-    write_text(STAMP, STAMP_TEXT)
+    write_text(PARAMS_OK, STAMP_TEXT)
 
 
 if __name__ == "__main__":

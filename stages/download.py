@@ -1,12 +1,9 @@
 """Stage download: the four Fashion-MNIST .gz files into data/raw/, checksummed."""
 
-from pathlib import Path
-
 from luckybag.errors import main_guard
 from luckybag.pipeline import data
 from luckybag.pipeline.params import load_section
-
-RAW_DIR = Path("data/raw")
+from luckybag.pipeline.paths import RAW_DIR
 
 
 @main_guard

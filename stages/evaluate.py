@@ -1,7 +1,5 @@
 """Stage evaluate: metrics, per-class scores, confusion matrix and calibration (temperature or vector scaling)."""
 
-from pathlib import Path
-
 import numpy as np
 
 from luckybag.backend import use_backend
@@ -9,14 +7,15 @@ from luckybag.errors import main_guard
 from luckybag.io import save_npz, write_json
 from luckybag.pipeline import calibration, data
 from luckybag.pipeline.params import load_params
-
-PREPARED_DIR = Path("data/prepared")
-CHECKPOINT = Path("models/checkpoint.keras")
-PREDICTIONS = Path("data/predictions.npz")
-METRICS = Path("metrics/eval.json")
-PER_CLASS = Path("metrics/per_class.json")  # an out, not a DVC metric: 80 numbers would drown `dvc exp show`
-CONFUSION_DATA = Path("plots/confusion.json")
-RELIABILITY_DIR = Path("plots/reliability")
+from luckybag.pipeline.paths import (
+    CHECKPOINT,
+    CONFUSION_DATA,
+    EVAL_METRICS,
+    PER_CLASS,
+    PREDICTIONS,
+    RELIABILITY_DIR,
+    prepared,
+)
 
 
 def with_accuracy(probs: np.ndarray, labels: np.ndarray, n_bins: int) -> dict[str, float]:
@@ -42,7 +41,7 @@ def main() -> None:
     from luckybag.pipeline.models import load_checkpoint
 
     model = load_checkpoint(CHECKPOINT)
-    splits = {name: data.load_split(PREPARED_DIR / f"{name}.npz") for name in ("val", "test")}
+    splits = {name: data.load_split(prepared(name)) for name in ("val", "test")}
     probs = {
         name: np.asarray(model.predict(split.images, batch_size=params.batch_size, verbose=0), dtype=np.float64)
         for name, split in splits.items()
@@ -89,7 +88,8 @@ def main() -> None:
         test=probs["test"],
         test_calibrated=calibrated["test"],
     )
-    write_json(METRICS, results)
+    write_json(EVAL_METRICS, results)
+    # an out, not a DVC metric: 80 numbers would drown `dvc exp show`
     write_json(PER_CLASS, {name: metrics.per_class(split.labels, probs[name]) for name, split in splits.items()})
     # The served model's top classes (vector scaling may change a few), as the model card describes them.
     write_json(CONFUSION_DATA, metrics.confusion_rows(test.labels, calibrated["test"]))

@@ -1,15 +1,11 @@
 """Stage preprocess: parse IDX, split train/validation, keep test apart."""
 
-from pathlib import Path
-
 from sklearn.model_selection import train_test_split
 
 from luckybag.errors import main_guard
 from luckybag.pipeline import data
 from luckybag.pipeline.params import load_section
-
-RAW_DIR = Path("data/raw")
-PREPARED_DIR = Path("data/prepared")
+from luckybag.pipeline.paths import RAW_DIR, prepared
 
 
 @main_guard
@@ -26,8 +22,8 @@ def main() -> None:
         "test": data.Split(test_images, test_labels),
     }
     for name, split in splits.items():
-        data.save_split(PREPARED_DIR / f"{name}.npz", split)
-        print(f"{PREPARED_DIR / name}.npz: {len(split)} images")
+        data.save_split(prepared(name), split)
+        print(f"{prepared(name)}: {len(split)} images")
 
 
 if __name__ == "__main__":

@@ -1,20 +1,13 @@
 """Stage train: the dense network from params, with checkpoint, early stopping and DVCLive."""
 
 import time
-from pathlib import Path
 
 from luckybag.backend import use_backend
 from luckybag.errors import main_guard
 from luckybag.io import atomic_path, reproducible_keras_archive, write_json, write_text
 from luckybag.pipeline import data
 from luckybag.pipeline.params import load_section
-
-PREPARED_DIR = Path("data/prepared")
-CHECKPOINT = Path("models/checkpoint.keras")
-SUMMARY = Path("models/summary.txt")
-LIVE_DIR = Path("dvclive")
-METRICS = Path("metrics/train.json")
-TIMING = Path("timings/train.json")
+from luckybag.pipeline.paths import CHECKPOINT, LIVE_DIR, SUMMARY, TRAIN_METRICS, prepared, timing
 
 
 @main_guard
@@ -24,8 +17,8 @@ def main() -> None:
     from dvclive import Live
     from luckybag.pipeline import models, training
 
-    train_split = data.load_split(PREPARED_DIR / "train.npz")
-    val_split = data.load_split(PREPARED_DIR / "val.npz")
+    train_split = data.load_split(prepared("train"))
+    val_split = data.load_split(prepared("val"))
 
     start = time.perf_counter()
     with (
@@ -40,7 +33,7 @@ def main() -> None:
     history, best = result.history, result.best_epoch - 1
     write_text(SUMMARY, models.summary_text(result.model))
     write_json(
-        METRICS,
+        TRAIN_METRICS,
         {
             "params_count": result.model.count_params(),
             "best_epoch": result.best_epoch,
@@ -56,7 +49,7 @@ def main() -> None:
         },
     )
     write_json(
-        TIMING,
+        timing("train"),
         {"backend": params.backend, "seconds": seconds, "seconds_per_epoch": seconds / result.epochs_run},
     )
     print(

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +13,7 @@ NAMES = list(cli.COMMANDS)
 
 
 def test_every_tool_is_a_sub_command() -> None:
-    assert NAMES == ["predict", "bag", "check-params", "grid", "report", "experiments-report"]
+    assert NAMES == ["predict", "bag", "check-params", "grid", "search", "report", "experiments-report"]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -59,3 +60,15 @@ def test_help_loads_no_heavy_module() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_version_is_the_installed_package_metadata(capsys: pytest.CaptureFixture[str]) -> None:
+    import tomllib
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"luckybag {version('luckybag')}\n"
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert version("luckybag") == pyproject["project"]["version"]

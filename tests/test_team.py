@@ -261,3 +261,24 @@ def test_ci_reproduces_by_pulling(origin: tuple[Path, Path, Path], tmp_path: Pat
     done = run(command.replace(".venv/bin/", "").split(), b)
     assert "Running stage" not in done.stdout, done.stdout
     assert "didn't change, skipping" in done.stdout  # every stage was checked, none recomputed
+
+
+def make_push(project: Path) -> subprocess.CompletedProcess:
+    """`make push` with this venv (already installed: -o keeps make from re-installing it)."""
+    venv = BIN.parent
+    return run(["make", "-f", str(ROOT / "Makefile"), "-o", f"{venv}/.installed", "push", f"VENV={venv}"], project)
+
+
+def test_make_push_says_when_the_workspace_is_not_the_commit(origin: tuple[Path, Path, Path]) -> None:
+    project = origin[0]
+    assert "warning" not in make_push(project).stderr
+    summary = project / "models/summary.txt"
+    summary.write_text(summary.read_text() + "edited\n")
+    try:
+        warned = [line for line in make_push(project).stderr.splitlines() if line.startswith("warning:")]
+    finally:
+        run(["git", "checkout", "models/summary.txt"], project)
+    assert warned == [
+        "warning: the workspace's outputs or dvc.lock differ from the committed dvc.lock "
+        "(see `dvc status`, `git diff dvc.lock`): pushing the workspace's, not the commit's"
+    ]

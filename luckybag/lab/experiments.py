@@ -95,3 +95,19 @@ def cell(value: Any, column: str = "") -> str:
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def validation_size(row: dict[str, Any] | None) -> int:
+    """Images in the validation split: the supports of a row's metrics/per_class.json, else Fashion-MNIST's 12,000."""
+    classes = dig(row or {}, "data", "metrics", "metrics/per_class.json", "data", "val")
+    supports = [number(dig(c, "support")) for c in classes.values()] if isinstance(classes, dict) else []
+    return int(sum(n for n in supports if n)) or 12000
+
+
+def standard_error(accuracy: float, n: int) -> float:
+    return math.sqrt(max(accuracy * (1 - accuracy), 0.0) / max(n, 1))
+
+
+def within_noise(best: float, value: float, n: int) -> bool:
+    """Within two standard errors of the difference of two independent accuracies on ``n`` images."""
+    return abs(best - value) <= 2 * math.hypot(standard_error(best, n), standard_error(value, n))

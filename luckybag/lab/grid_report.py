@@ -8,7 +8,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from luckybag.io import write_text
-from luckybag.lab.experiments import cell, changed_params, experiment_rows, metric_of, number, param_of, table
+from luckybag.lab.experiments import (
+    cell,
+    changed_params,
+    experiment_rows,
+    metric_of,
+    number,
+    param_of,
+    standard_error,
+    table,
+    validation_size,
+    within_noise,
+)
 from luckybag.lab.tools import dvc_json, git_file
 
 if TYPE_CHECKING:
@@ -30,11 +41,18 @@ def ranked_rows(grid: "Grid", rows: dict[str, Row]) -> list[Row]:
     return sorted((row for name, row in rows.items() if name in names), key=key)
 
 
-def table_rows(keys: list[str], ranked: list[Row], baseline_row: Row | None) -> list[list[str]]:
+def noise_mark(row: Row, best: float | None, n: int) -> str:
+    accuracy = number(metric_of(row, "val accuracy"))
+    return "≈" if best is not None and accuracy is not None and within_noise(best, accuracy, n) else ""
+
+
+def table_rows(keys: list[str], ranked: list[Row], baseline_row: Row | None, n: int) -> list[list[str]]:
     """One row per experiment, and the baseline's CV mean accuracy as a reference row where it ranks."""
+    best = number(metric_of(ranked[0], "val accuracy")) if ranked else None
     rows = [
         [str(rank), f"`{row['name']}`", *(cell(param_of(row, key)) for key in keys)]
         + [cell(metric_of(row, column), column) for column in COLUMNS]
+        + [noise_mark(row, best, n)]
         for rank, row in enumerate(ranked, 1)
     ]
     reference = number(metric_of(baseline_row or {}, "baseline accuracy"))
@@ -42,8 +60,21 @@ def table_rows(keys: list[str], ranked: list[Row], baseline_row: Row | None) -> 
         accuracies = [number(metric_of(row, "val accuracy")) for row in ranked]
         position = sum(1 for accuracy in accuracies if accuracy is not None and accuracy >= reference)
         label = "*reference: logistic-regression baseline, CV mean accuracy*"
-        rows.insert(position, ["", label, *[""] * len(keys), f"*{reference:.4f}*", *[""] * (len(COLUMNS) - 1)])
+        rows.insert(position, ["", label, *[""] * len(keys), f"*{reference:.4f}*", *[""] * len(COLUMNS)])
     return rows
+
+
+def pivot(grid: "Grid", rows: dict[str, Row], best: float | None, n: int) -> str:
+    """Val accuracy by the first axis's options (rows) and the second's (columns), ≈ within noise of the best."""
+    (first, firsts), (second, seconds) = grid.axes[:2]
+    names = {exp.labels[:2]: exp.name for exp in grid.experiments}
+
+    def entry(a: str, b: str) -> str:
+        row = rows.get(names.get((a, b), ""), {})
+        figure = cell(metric_of(row, "val accuracy"), "accuracy") if row else "—"
+        return f"{figure} {noise_mark(row, best, n)}".strip() if row else figure
+
+    return table([f"{first} \\ {second}", *seconds], [[a, *(entry(a, b) for b in seconds)] for a in firsts])
 
 
 def val_loss_curve(rev: str) -> tuple[list[int], list[float]]:
@@ -64,7 +95,8 @@ def render_report(
     ranked = ranked_rows(grid, rows)
     others = sorted(set().union(*(changed_params(row, baseline_row) for row in ranked)) - set(grid.keys))
     keys = [*grid.keys, *others]
-    header = ["#", "experiment", *(f"`{key}`" for key in keys), *COLUMNS]
+    header = ["#", "experiment", *(f"`{key}`" for key in keys), *COLUMNS, "≈ best"]
+    n = validation_size(ranked[0] if ranked else baseline_row)
     blocks = [
         f"# Experiment grid: {grid_path}",
         f"{len(ranked)} of {len(grid.experiments)} experiments of `{grid_path}` derived from commit "
@@ -85,7 +117,16 @@ def render_report(
         )
     elif ranked:
         blocks.append(f"Every param the grid does not set is the committed one of `{baseline[:7]}`.")
-    blocks.append(table(header, table_rows(keys, ranked, baseline_row)))
+    blocks.append(table(header, table_rows(keys, ranked, baseline_row, n)))
+    if ranked:
+        best = number(metric_of(ranked[0], "val accuracy"))
+        blocks.append(
+            f"The standard error of a validation accuracy p on {n:,} images is sqrt(p(1-p)/{n}) "
+            f"(about {standard_error(best or 0.0, n):.4f} at the best); ≈ marks experiments within two standard "
+            "errors of the difference from the best: one seed each does not tell them apart."
+        )
+        if len(grid.axes) == 2:
+            blocks.append(pivot(grid, rows, best, n))
     if figure is not None:
         blocks.append(f"![Validation loss per epoch of every experiment]({figure.name})")
     missing = "no result in `dvc exp show` for this commit (not run yet, or it failed)"

@@ -1,10 +1,13 @@
 """Honest probabilities: calibration error, proper scores, temperature and vector scaling."""
 
 import math
+import zipfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize, minimize_scalar
+
+from luckybag.idx import DataError
 
 METHODS = ("temperature", "vector")
 CROSS_FIT_FOLDS = 5
@@ -83,6 +86,8 @@ def ece(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> float:
 
 def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
     """The T > 0 minimising the NLL of ``scale(probs, T)``."""
+    from scipy.optimize import minimize_scalar  # on demand: the export's reload processes fit nothing
+
     logp, rows = log_probs(probs), np.arange(len(labels))
 
     def loss(log_t: float) -> float:
@@ -94,6 +99,8 @@ def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
 
 def fit_vector(probs: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-class scale a > 0 and bias b (mean 0) minimising the NLL of softmax(a * log p + b)."""
+    from scipy.optimize import minimize
+
     logp = log_probs(probs)
     n, k = logp.shape
     one_hot = np.eye(k)[labels]
@@ -125,6 +132,17 @@ class Calibration:
     @property
     def temperature(self) -> float | None:
         return float(1.0 / self.scale[0]) if self.method == "temperature" else None
+
+
+def load_chosen(path: Path) -> tuple[Calibration, np.ndarray]:
+    """The evaluate stage's chosen calibration and the served model's test-set probabilities, from ``path``."""
+    try:
+        with np.load(path) as saved:
+            return Calibration(str(saved["method"]), saved["scale"], saved["bias"]), saved["test_calibrated"]
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise DataError(
+            f"{path}: not the evaluate stage's predictions ({type(err).__name__}: {err}); re-run evaluate"
+        ) from None
 
 
 def fit(method: str, probs: np.ndarray, labels: np.ndarray) -> Calibration:

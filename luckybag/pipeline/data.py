@@ -9,12 +9,13 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from luckybag.contract import NUM_CLASSES, SIDE
 from luckybag.idx import DataError, read_idx
-from luckybag.io import atomic_path, save_npz
+from luckybag.io import atomic_path, read_json, save_npz
 
 FILES: dict[str, str] = {
     # name -> SHA-256 of the *decompressed* IDX file (Debian recompresses the .gz)
@@ -146,3 +147,13 @@ def load_split(path: Path) -> Split:
             f"{path}: not a prepared split with images and labels ({type(err).__name__}: {err}); "
             "re-run the preprocess stage"
         ) from None
+
+
+def read_logged(path: Path) -> Any:
+    """A JSON file another stage wrote; a one-line error if it is missing or not JSON."""
+    try:
+        return read_json(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found (run the stage that writes it first)") from None
+    except ValueError as err:
+        raise DataError(f"{path}: not valid JSON ({err})") from None

@@ -1,12 +1,14 @@
 """The served model (raw pixels in, calibrated probabilities out) and its export formats, the same bytes every run."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 import numpy as np
 
-from luckybag.contract import CLASS_NAMES, EXPORT_FILES, INPUT_DTYPE, SIDE
+from luckybag.contract import CLASS_NAMES, EXPORT_FILES, INPUT_DTYPE, LABELS_FILE, SIDE
 from luckybag.errors import LuckybagError
 from luckybag.io import atomic_dir, atomic_path, reproducible_keras_archive, write_json, write_text
 from luckybag.pipeline.calibration import Calibration
@@ -40,21 +42,97 @@ def build_served(model: Any, calibration: Calibration) -> Any:
     return keras.Model(pixels, probabilities, name=f"{model.name}_calibrated")
 
 
-def save_all(served: Any, out_dir: Path) -> dict[str, Path]:
-    """Write every format of ``served`` into ``out_dir``, each whole or not at all, the same bytes every run."""
-    paths = {kind: out_dir / name for kind, name in EXPORT_FILES.items()}
-    with atomic_path(paths["keras"]) as tmp:
+Predict = Callable[[np.ndarray], np.ndarray]
+BATCH = 2048  # Keras' prediction batch when reloading: larger needs more memory (the CNN), smaller more calls
+
+
+@dataclass(frozen=True)
+class Format:
+    """How one export format is written and reloaded; its files (the arguments of both) are EXPORT_FILES[name]."""
+
+    write: Callable[..., None]  # (served model, *its files)
+    runtime: str  # the module its reload process imports
+    described: str  # the runtime, as metrics/export.json names it
+    load: Callable[..., Predict]  # (*its files) -> the reloaded model's predict; runs in the runtime's process
+
+
+def _write_keras(served: Any, path: Path) -> None:
+    with atomic_path(path) as tmp:
         served.save(tmp)
         reproducible_keras_archive(tmp)
-    with atomic_path(paths["weights"], suffix=".weights.h5") as tmp:
+
+
+def _write_weights(served: Any, weights: Path, architecture: Path) -> None:
+    with atomic_path(weights, suffix=".weights.h5") as tmp:
         served.save_weights(tmp)
-    write_text(paths["architecture"], served.to_json())
-    with atomic_dir(paths["savedmodel"]) as tmp, _variables_in_name_order():
+    write_text(architecture, served.to_json())
+
+
+def _write_savedmodel(served: Any, path: Path) -> None:
+    with atomic_dir(path) as tmp, _variables_in_name_order():
         served.export(str(tmp), format="tf_saved_model", verbose=False)
         _reproducible_fingerprint(tmp / "fingerprint.pb")
-    with atomic_path(paths["onnx"]) as tmp:
+
+
+def _write_onnx(served: Any, path: Path) -> None:
+    with atomic_path(path) as tmp:
         served.export(str(tmp), format="onnx", verbose=False)
-    write_json(paths["labels"], {str(i): name for i, name in enumerate(CLASS_NAMES)})
+
+
+def _batch_size(n: int) -> int:
+    """At most BATCH, in equal batches where possible: on JAX each new batch shape is another compilation."""
+    batches = -(-n // BATCH)
+    return max(1, -(-n // batches))
+
+
+def _load_keras(path: Path, architecture: Path | None = None) -> Predict:
+    """A .keras archive (safe mode, the default), or weights into the model ``architecture`` describes."""
+    import keras
+
+    if architecture is None:
+        model = keras.models.load_model(str(path), compile=False)
+    else:
+        model = keras.models.model_from_json(architecture.read_text(encoding="utf-8"))
+        model.load_weights(str(path))
+    return lambda x: np.asarray(model.predict(x, batch_size=_batch_size(len(x)), verbose=0))
+
+
+def _load_savedmodel(path: Path) -> Predict:
+    import tensorflow as tf  # the SavedModel's own runtime, not Keras
+
+    loaded = tf.saved_model.load(str(path))
+    return lambda x: loaded.serve(x).numpy()
+
+
+def _load_onnx(path: Path) -> Predict:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda x: session.run(None, {name: x})[0]
+
+
+# Written in this order, each reloaded by its runtime's process (Keras' is on JAX: luckybag.pipeline.reload).
+FORMATS = {
+    "keras": Format(_write_keras, "keras", "keras (jax)", _load_keras),
+    "weights": Format(_write_weights, "keras", "keras (jax)", _load_keras),
+    "savedmodel": Format(_write_savedmodel, "tensorflow", "tensorflow", _load_savedmodel),
+    "onnx": Format(_write_onnx, "onnxruntime", "onnxruntime", _load_onnx),
+}
+
+
+def files(out_dir: Path) -> dict[str, list[Path]]:
+    """Each format's files in ``out_dir``."""
+    return {name: [out_dir / file for file in names] for name, names in EXPORT_FILES.items()}
+
+
+def save_all(served: Any, out_dir: Path) -> dict[str, list[Path]]:
+    """Write every format of ``served`` and the labels into ``out_dir``, each whole or not at all, the same bytes
+    every run; return each format's files."""
+    paths = files(out_dir)
+    for name, export_format in FORMATS.items():
+        export_format.write(served, *paths[name])
+    write_json(out_dir / LABELS_FILE, {str(i): name for i, name in enumerate(CLASS_NAMES)})
     return paths
 
 

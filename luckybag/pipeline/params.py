@@ -9,12 +9,14 @@ from typing import Annotated, Any, Literal, Self, get_args
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
-from luckybag.contract import SIDE
+from luckybag.contract import EXPORT_FILES, SIDE
 from luckybag.errors import LuckybagError
 
 Backend = Literal["jax", "tensorflow", "torch"]
-Optimizer = Literal["sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam"]
-ExportFormat = Literal["keras", "weights", "savedmodel", "onnx"]  # the formats the export stage can reload
+# The names train.optimizer allows; luckybag.pipeline.models.OPTIMIZERS maps each (a test holds them together).
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam")
+Optimizer = Literal[OPTIMIZERS]  # type: ignore[valid-type]
+ExportFormat = Literal[tuple(EXPORT_FILES)]  # type: ignore[valid-type]  # the formats the export stage can reload
 Activation = Literal["relu", "sigmoid", "tanh", "elu", "selu", "gelu", "swish", "softplus", "linear"]
 BACKENDS = get_args(Backend)
 # not float alone: pydantic would turn a yaml 0 into 0.0, and DVCLive logs what it gets

@@ -1,226 +1,141 @@
-"""The export check: every exported format reloaded in a fresh process by its own runtime.
+"""The export check: every exported format reloaded in a fresh process (a new interpreter) by its own runtime.
 
-The processes import their runtimes while the formats are written, then wait for the go on stdin.
-TensorFlow's is forked from the exporter once that has imported TensorFlow: the slowest import is paid once.
+One process per runtime starts before the export and imports its runtime while the formats are written,
+then waits for the files to check. Keras' process runs on JAX.
 """
 
 import contextlib
 import importlib
-import json
+import importlib.abc
 import os
-import re
-import signal
+import pickle
 import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
 from pathlib import Path
-from subprocess import DEVNULL, PIPE, Popen
-from typing import Any, TextIO
+from subprocess import PIPE, Popen
+from typing import Any
 
 import numpy as np
 
 from luckybag.backend import keras_env
-from luckybag.errors import LuckybagError
+from luckybag.errors import LuckybagError, one_line
+from luckybag.pipeline.exports import FORMATS
 
-# The runtime that reloads each format, as metrics/export.json names it.
-RUNTIMES = {"keras": "keras (jax)", "weights": "keras (jax)", "savedmodel": "tensorflow", "onnx": "onnxruntime"}
-# One process per runtime (named as its module): Keras and JAX are imported once for both Keras formats.
-PROCESSES = {"keras": ("keras", "weights"), "tensorflow": ("savedmodel",), "onnxruntime": ("onnx",)}
-PROCESS_OF = {kind: runtime for runtime, kinds in PROCESSES.items() for kind in kinds}  # format -> its process
+# XLA's default optimisation compiles Keras' weight initialisers (thrown away when the weights load) and predict for
+# seconds on two cores; level 0 compiles about five times faster and still matches the trained model to ~1e-7.
+FAST_XLA = "--xla_backend_optimization_level=0"
+Result = tuple[np.ndarray, dict[str, float]]
+_CHILD = "import sys; from luckybag.pipeline.reload import _serve; _serve(*sys.argv[1:])"
 # Optional packages a runtime imports but reloading never uses (Keras' scikit-learn wrapper and plots; TensorFlow's
-# JAX bridge for TFLite and SciPy for tf.keras, both behind `except ImportError`): TensorFlow starts ~40 % faster.
-# JAX needs SciPy; TensorFlow is not blocked for Keras, which takes any sys.modules entry as "TF is loaded".
+# JAX bridge for TFLite and SciPy for tf.keras, all behind `except ImportError`): skipping them saves seconds of CPU.
 UNUSED = {
     "exporter": ("jax", "matplotlib"),  # the export stage itself: TensorFlow and Keras, which needs sklearn there
     "keras": ("sklearn", "matplotlib"),
     "tensorflow": ("jax", "sklearn", "matplotlib", "scipy"),
-    "onnxruntime": (),
 }
-# XLA's default optimisation compiles Keras' weight initialisers (thrown away when the weights load) and predict for
-# seconds on two cores; level 0 compiles about five times faster and still matches the trained model to ~1e-7.
-FAST_XLA = "--xla_backend_optimization_level=0"
-GO = "go"
-BATCH = 2048  # prediction batch for Keras: larger needs more memory (the CNN), smaller more calls
-_CHILD = "import sys; from luckybag.pipeline.reload import _process_main; _process_main(*sys.argv[1:])"
 
 
 class ReloadError(LuckybagError):
     """An exported format did not reload or did not predict."""
 
 
-def _batch_size(n: int) -> int:
-    """At most BATCH, in equal batches where possible: on JAX each new batch shape is another compilation."""
-    batches = -(-n // BATCH)
-    return max(1, -(-n // batches))
+class _Unused(importlib.abc.MetaPathFinder):
+    """An import hook under which ``import NAME`` of the given packages fails as if they were not installed."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self.names = names
+
+    def find_spec(self, fullname: str, *_: object) -> None:
+        if fullname.partition(".")[0] in self.names:
+            raise ModuleNotFoundError(f"No module named {fullname!r} (not used here)", name=fullname)
 
 
-def _predictor(kind: str, path: str, architecture: str = "") -> Callable[[np.ndarray], np.ndarray]:
-    """Reload format ``kind`` from ``path`` with its own runtime; return its predict function."""
-    if kind == "savedmodel":
-        import tensorflow as tf  # the SavedModel's own runtime, not Keras
-
-        loaded = tf.saved_model.load(path)
-        return lambda x: loaded.serve(x).numpy()
-    if kind == "onnx":
-        import onnxruntime
-
-        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
-        return lambda x: session.run(None, {name: x})[0]
-    import keras
-
-    if kind == "keras":
-        model = keras.models.load_model(path, compile=False)  # safe_mode on by default
-    else:
-        model = keras.models.model_from_json(Path(architecture).read_text(encoding="utf-8"))
-        model.load_weights(path)
-    return lambda x: np.asarray(model.predict(x, batch_size=_batch_size(len(x)), verbose=0))
+def skip_unused(runtime: str) -> None:
+    """Make this process' later imports skip the optional packages ``runtime`` never uses here."""
+    sys.meta_path.insert(0, _Unused(UNUSED.get(runtime, ())))
 
 
-def block_unused(runtime: str) -> None:
-    """Make the later imports of ``runtime`` skip the optional packages it never uses here."""
-    for name in UNUSED[runtime]:
-        if name not in sys.modules:
-            sys.modules[name] = None  # type: ignore[assignment]  # `import name` now raises ImportError
-
-
-def _process_main(runtime: str, images_path: str, out_dir: str, files_json: str, go: TextIO | None = None) -> None:
-    """A reload process: import ``runtime``, wait for the go, then reload and predict each format in turn."""
-    start = time.perf_counter()
-    block_unused(runtime)
-    importlib.import_module(runtime)
-    with np.load(images_path) as data:
-        images = data["images"]
-    import_seconds = time.perf_counter() - start
-    if (go or sys.stdin).readline().strip() != GO:
-        return  # the export failed or was interrupted: nothing to check
-    for kind, paths in json.loads(files_json).items():
+def _serve(runtime: str, images_path: str) -> None:
+    """A reload process: import ``runtime``, then reload and predict each format it is sent, in turn.
+    Both ways the messages are pickles: the formats' files on stdin, per format its answer on stdout."""
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything the runtimes print goes to the log, not into the answers
+    skip_unused(runtime)
+    try:
         start = time.perf_counter()
-        predict = _predictor(kind, *paths)
-        seconds = {"import_seconds": import_seconds, "load_seconds": time.perf_counter() - start}
-        np.save(Path(out_dir) / f"{kind}.npy", np.asarray(predict(images), dtype=np.float32))
-        (Path(out_dir) / f"{kind}.json").write_text(json.dumps(seconds))  # last: the format's done
-
-
-class _Forked:
-    """A reload process forked from this one, so it starts with this one's imports; answers as a Popen does here."""
-
-    def __init__(self, args: list[str], err_path: Path) -> None:
-        read, write = os.pipe()
-        self.returncode: int | None = None
-        self.pid = os.fork()
-        if self.pid == 0:  # the child: never returns into the caller's code
-            code = 1
-            try:
-                os.close(write)
-                err = open(err_path, "w")  # noqa: SIM115  # fd 2 too: the runtime's own C++ messages
-                os.dup2(err.fileno(), 2)
-                os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-                sys.stdout, sys.stderr = open(os.devnull, "w"), err  # noqa: SIM115
-                _process_main(*args, go=os.fdopen(read))
-                code = 0
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                sys.stderr.flush()
-                os._exit(code)
-        os.close(read)
-        self.stdin = os.fdopen(write, "w")
-
-    def poll(self) -> int | None:
-        return self.wait(os.WNOHANG)
-
-    def wait(self, flags: int = 0) -> int | None:
-        if self.returncode is None:
-            pid, status = os.waitpid(self.pid, flags)
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def kill(self) -> None:
-        if self.poll() is None:
-            os.kill(self.pid, signal.SIGKILL)
+        importlib.import_module(runtime)
+        with np.load(images_path) as data:
+            images = data["images"]
+        import_seconds = time.perf_counter() - start
+        for kind, paths in pickle.load(sys.stdin.buffer).items():
+            start = time.perf_counter()
+            predict = FORMATS[kind].load(*paths)
+            seconds = {"import_seconds": import_seconds, "load_seconds": time.perf_counter() - start}
+            pickle.dump((np.asarray(predict(images), dtype=np.float32), seconds), answers)
+            answers.flush()
+    except BaseException as err:  # noqa: BLE001 - any failure is the format's at hand; the parent names it
+        traceback.print_exc()
+        pickle.dump((None, f"{type(err).__name__}: {one_line(err)}"), answers)
+    answers.close()
 
 
 class Reloads(contextlib.AbstractContextManager):
-    """Reload processes for ``files`` (format -> its paths): Keras' and onnxruntime's start at once, TensorFlow's
-    at :meth:`fork` or else :meth:`finish`. Write the files, then :meth:`finish`; leaving unfinished stops them."""
+    """Reload processes for ``files`` (format -> its files), one per runtime, started at once.
+    Write the files, then :meth:`finish`; leaving unfinished stops them."""
 
     def __init__(self, files: dict[str, list[Path]], images_path: Path) -> None:
         self.files = files
-        self._images_path = images_path
         self._tmp = tempfile.TemporaryDirectory(prefix="luckybag-reload-")
-        self._dir = Path(self._tmp.name)
-        self._processes: dict[str, Popen | _Forked] = {}
-        for runtime in ("keras", "onnxruntime"):
-            self._start(runtime, fork=False)
+        self._processes: dict[str, Popen] = {}
+        for runtime in dict.fromkeys(FORMATS[kind].runtime for kind in files):
+            env = keras_env("jax" if runtime == "keras" else "tensorflow")  # TensorFlow imports Keras too
+            env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {FAST_XLA}".strip()
+            args = [sys.executable, "-c", _CHILD, runtime, str(images_path)]
+            with open(self._log(runtime), "w") as log:  # the runtime's own messages, and a traceback
+                self._processes[runtime] = Popen(args, env=env, stdin=PIPE, stdout=PIPE, stderr=log)
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _start(self, runtime: str, fork: bool) -> None:
-        mine = {kind: [str(p) for p in self.files[kind]] for kind in PROCESSES[runtime] if kind in self.files}
-        if not mine or runtime in self._processes:
-            return
-        args = [runtime, str(self._images_path), str(self._dir), json.dumps(mine)]
-        err_path = self._dir / f"{runtime}.err"
-        if fork:
-            self._processes[runtime] = _Forked(args, err_path)
-            return
-        env = keras_env("jax")
-        env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {FAST_XLA}".strip()
-        with open(err_path, "w") as err:  # a file, not a pipe, that can fill up and block
-            self._processes[runtime] = Popen(
-                [sys.executable, "-c", _CHILD, *args], env=env, stdin=PIPE, stdout=DEVNULL, stderr=err, text=True
-            )
-
-    def fork(self, runtime: str = "tensorflow") -> None:
-        """Fork ``runtime``'s process from this one: right after importing it, before any model exists here."""
-        sys.stdout.flush()
-        sys.stderr.flush()
-        self._start(runtime, fork=True)
+    def _log(self, runtime: str) -> Path:
+        return Path(self._tmp.name) / f"{runtime}.log"
 
     def close(self) -> None:
         for process in self._processes.values():
             process.kill()  # nothing happens if it has exited
             process.wait()
             process.stdin.close()  # type: ignore[union-attr]
+            process.stdout.close()  # type: ignore[union-attr]
         self._tmp.cleanup()
 
     def running(self) -> list[str]:
         """The runtimes whose processes have not exited yet."""
         return [runtime for runtime, process in self._processes.items() if process.poll() is None]
 
-    def finish(self) -> dict[str, tuple[np.ndarray, dict[str, float]]]:
-        """Give the go and wait; per format asked, its probabilities and timings, or raise ReloadError."""
-        self._start("tensorflow", fork=False)  # not forked: a fresh interpreter
-        for process in self._processes.values():
-            with contextlib.suppress(BrokenPipeError):  # one that already died: its stderr says why
-                process.stdin.write(GO + "\n")  # type: ignore[union-attr]
+    def finish(self) -> dict[str, Result]:
+        """Send each process its files and wait; per format asked, its probabilities and timings, or raise."""
+        for runtime, process in self._processes.items():
+            mine = {kind: paths for kind, paths in self.files.items() if FORMATS[kind].runtime == runtime}
+            with contextlib.suppress(BrokenPipeError):  # one that already died: it said why, or its exit says
+                pickle.dump(mine, process.stdin)
                 process.stdin.close()  # type: ignore[union-attr]
-        for process in self._processes.values():
-            process.wait()
-        results: dict[str, tuple[np.ndarray, dict[str, float]]] = {}
+        results = {}
         for kind, paths in self.files.items():
-            done = self._dir / f"{kind}.json"
-            if not done.exists():
-                why = self._why(PROCESS_OF[kind])
-                raise ReloadError(f"{paths[0]}: reloading with {RUNTIMES[kind]} failed: {why}")
-            results[kind] = (np.load(self._dir / f"{kind}.npy"), json.loads(done.read_text()))
+            runtime = FORMATS[kind].runtime
+            try:
+                probs, seconds = pickle.load(self._processes[runtime].stdout)  # type: ignore[arg-type]
+            except EOFError:  # it died without a word (killed, crashed)
+                probs, seconds = None, self._last_words(runtime)
+            if probs is None:
+                raise ReloadError(f"{paths[0]}: reloading with {FORMATS[kind].described} failed: {seconds}")
+            results[kind] = (probs, seconds)
         return results
 
-    def _why(self, runtime: str) -> str:
-        """The exception line of the process' traceback (JAX adds a note after it), else its last line."""
-        lines = (self._dir / f"{runtime}.err").read_text(errors="replace").strip().splitlines()
-        errors = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Interrupt|Exit)\b", line)]
-        return (errors or lines or [f"exit status {self._processes[runtime].returncode}, no output"])[-1]
-
-
-def files_to_check(paths: dict[str, Path], kinds: list[str]) -> dict[str, list[Path]]:
-    """The files each checked format loads from (the weights need the architecture too)."""
-    return {kind: [paths[kind], paths["architecture"]] if kind == "weights" else [paths[kind]] for kind in kinds}
+    def _last_words(self, runtime: str) -> str:
+        lines = self._log(runtime).read_text(errors="replace").strip().splitlines()
+        return f"exit status {self._processes[runtime].wait()}" + (f": {lines[-1]}" if lines else "")
 
 
 def compare(reference: np.ndarray, probs: np.ndarray, tolerance: float) -> dict[str, Any]:

@@ -9,13 +9,15 @@ from typing import Any
 
 import numpy as np
 
-from luckybag.contract import EXPORT_FILES, MODELS_DIR
+from luckybag.contract import EXPORT_FILES, LABELS_FILE, MODELS_DIR
 from luckybag.serve import runtime as served  # `runtime` is run()'s parameter
+from luckybag.serve import screening
 from luckybag.serve.inputs import Inputs, read_inputs
-from luckybag.serve.screening import screen
 
 FLAG_MARK = "! not like one fashion item"
-FLAG_NOTE = f"{FLAG_MARK}: blank, noise, text or not one item on a plain backdrop? its probabilities mean little"
+FLAG_NOTE = (
+    f"{FLAG_MARK}: unlike the training images (score above the detector's threshold); its probabilities mean little"
+)
 Record = dict[str, Any]
 
 
@@ -26,8 +28,16 @@ def percent(p: float) -> str:
     return ">99.9%" if p >= 0.9995 else f"{100 * p:.1f}%"
 
 
+def screen(detector: screening.Detector | None, batch: np.ndarray) -> list[Record]:
+    """Per image: the detector's score and threshold and whether it is in distribution (all None: unscreened)."""
+    if detector is None:
+        return [{"in_distribution": None, "ood_score": None, "ood_threshold": None}] * len(batch)
+    t = detector.threshold
+    return [{"in_distribution": s <= t, "ood_score": s, "ood_threshold": t} for s in detector.score(batch).tolist()]
+
+
 def prediction_records(
-    inputs: Inputs, probs: np.ndarray, flagged: list[list[str]], labels: list[str], k: int
+    inputs: Inputs, probs: np.ndarray, screened: list[Record], labels: list[str], k: int
 ) -> list[Record]:
     """One JSON record per image: backdrop, screening, top ``k`` classes (ties: lower index) and every probability."""
     rows, tops = probs.tolist(), np.argsort(-probs, axis=1, kind="stable")[:, :k].tolist()
@@ -36,13 +46,12 @@ def prediction_records(
             "input": name,
             "background": background,
             "inverted": background == "light",
-            "in_distribution": not failed,
-            "out_of_range": failed,
+            **screen_record,
             "top": [{"class": labels[i], "probability": row[i]} for i in top],
             "probabilities": dict(zip(labels, row, strict=True)),
         }
-        for name, background, failed, row, top in zip(
-            inputs.names, inputs.backgrounds, flagged, rows, tops, strict=True
+        for name, background, screen_record, row, top in zip(
+            inputs.names, inputs.backgrounds, screened, rows, tops, strict=True
         )
     ]
 
@@ -56,9 +65,9 @@ def prediction_table(records: Sequence[Record], labels: Sequence[str]) -> str:
     lines = [header.rstrip()]
     for r in records:
         cells = "".join(f"  {t['class']:<{label_w}} {percent(t['probability']):>6} " for t in r["top"])
-        mark = "" if r["in_distribution"] else f" {FLAG_MARK}"
+        mark = f" {FLAG_MARK}" if r["in_distribution"] is False else ""
         lines.append((f"{r['input']:<{name_w}}  {r['background']:<8}" + cells + mark).rstrip())
-    if any(not r["in_distribution"] for r in records):
+    if any(r["in_distribution"] is False for r in records):
         lines.append(FLAG_NOTE)
     return "\n".join(lines)
 
@@ -95,9 +104,9 @@ def run(
     """``luckybag predict`` (each input's top classes) or ``bag`` (a bag's expected contents); 2 if an input was bad.
     Model, labels and every input are checked before a runtime is imported: bad input fails fast, good ones still run."""
     runtime = served.runtime_for(model, runtime)
-    model = model or MODELS_DIR / EXPORT_FILES[runtime]
+    model = model or MODELS_DIR / EXPORT_FILES[runtime][0]
     served.check_model_file(model, runtime)
-    names = served.read_label_names(labels or model.with_name(EXPORT_FILES["labels"]))
+    names = served.read_label_names(labels or model.with_name(LABELS_FILE))
     inputs = read_inputs(images, background)
     for line in [f"error: {problem}" for problem in inputs.problems] + [f"warning: {w}" for w in inputs.warnings]:
         print(line, file=sys.stderr)
@@ -106,13 +115,16 @@ def run(
     batch = inputs.batch()
     load = served.load_onnx if runtime == "onnx" else served.load_keras
     probs = served.predict_probabilities(load(model), batch, model)
-    flagged = screen(batch, probs)
+    detector, notice = screening.find(model)
+    if notice:
+        print(notice, file=sys.stderr)
+    screened = screen(detector, batch)
     if command == "predict":
-        data = prediction_records(inputs, probs, flagged, names, top_k)
+        data = prediction_records(inputs, probs, screened, names, top_k)
         table = prediction_table(data, names)
     else:
-        kept = [i for i, failed in enumerate(flagged) if not failed]
-        left_out = [inputs.names[i] for i, failed in enumerate(flagged) if failed]
+        kept = [i for i, r in enumerate(screened) if r["in_distribution"] is not False]
+        left_out = [inputs.names[i] for i, r in enumerate(screened) if r["in_distribution"] is False]
         records = bag_records(probs[kept], names)[:top_k]
         data = {"items": len(kept), "inputs": [inputs.names[i] for i in kept], "left_out": left_out, "classes": records}
         table = bag_table(records, len(kept), len(left_out))

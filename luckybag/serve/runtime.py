@@ -50,7 +50,7 @@ def check_model_file(path: Path, runtime: str) -> None:
     """Cheap checks before a runtime is imported: the file exists and has the format's suffix and envelope."""
     if not path.exists():
         raise ModelError(
-            f"{path}: model file not found; expected the export's {EXPORT_FILES[runtime]} (or --model PATH)"
+            f"{path}: model file not found; expected the export's {EXPORT_FILES[runtime][0]} (or --model PATH)"
         )
     if not path.is_file():
         raise ModelError(f"{path}: not a file; expected a .{runtime} model file")

@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from luckybag.errors import LuckybagError
-from luckybag.lab.grid import check_name, failure_reason, load_grid, stage_inputs
+from luckybag.lab.grid import load_grid
 from luckybag.lab.grid_report import render_report
+from luckybag.lab.runs import check_name, failure_reason, stage_inputs
 from tests.conftest import ROOT, reproduced_project, run
 
 pytestmark = pytest.mark.slow
@@ -70,15 +71,18 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def grid_run(project: Path) -> subprocess.CompletedProcess:
     grid = write_grid(project.parent / "grid.yaml", GRID)
-    return luckybag_grid(project, "--grid", str(grid), check=False)
+    return luckybag_grid(project, "--grid", str(grid), "--jobs", "2", check=False)  # two local workers
 
 
 def test_grid_runs_every_experiment_and_reports_them(project: Path, grid_run: subprocess.CompletedProcess) -> None:
+    """Two local workers on the default journal storage: each point runs once and has exactly one experiment."""
     assert grid_run.returncode == 0, grid_run.stdout + grid_run.stderr
-    for n, name in enumerate(NAMES, 1):
-        assert f"[{n}/4] {name}: running" in grid_run.stdout
-        assert f"[{n}/4] {name}: ok" in grid_run.stdout
+    for name in NAMES:
+        assert grid_run.stdout.count(f"] {name}: started") == 1
+        assert grid_run.stdout.count(f"] {name}: val accuracy ") == 1
     assert "grid: 4 of 4 experiments ok, 0 failed, 0 not run" in grid_run.stdout
+    assert sorted(exp_refs(project)) == sorted(NAMES)  # one experiment each, nothing else
+    assert (project / ".dvc/tmp/search.journal").is_file()
 
     shown = shown_experiments(project)
     for name in NAMES:
@@ -92,16 +96,18 @@ def test_grid_runs_every_experiment_and_reports_them(project: Path, grid_run: su
     # This grid varies only the baseline stage, so every row has the same validation accuracy and loss
     # and the ranking falls back to the name; the best-first order on distinct accuracies is checked
     # by test_report_table_best_first_with_the_reference_row_and_every_problem.
-    assert len({cells[-5] for cells in rows.values()}) == 1
+    assert len({cells[-6] for cells in rows.values()}) == 1
     assert list(rows) == sorted(rows)  # rows in report order
     for name, cells in rows.items():
         exp_eval = shown[name]["data"]["metrics"]["metrics/eval.json"]["data"]
         assert cells[2:4] == [str(value) for value in EXPECTED[name]]  # baseline.max_iter, baseline.cv
-        assert float(cells[-5]) == pytest.approx(exp_eval["val"]["accuracy"], abs=5e-5)
-        assert float(cells[-4]) == pytest.approx(exp_eval["val"]["loss"], abs=5e-5)
+        assert float(cells[-6]) == pytest.approx(exp_eval["val"]["accuracy"], abs=5e-5)
+        assert float(cells[-5]) == pytest.approx(exp_eval["val"]["loss"], abs=5e-5)
+        assert cells[-1] == "≈"  # equal accuracies: all within noise of the best
     assert "reference: logistic-regression baseline, CV mean accuracy" in report
     assert "Every param the grid does not set is the committed one of" in report
     assert "Failed or not run" not in report
+    assert "| iter \\ cv | cv2 | cv3 |" in report  # the two axes' table
     plots_diff = next(line for line in report.splitlines() if line.startswith("dvc plots diff "))
     assert set(plots_diff.split()[3:]) == set(NAMES)
     assert (project / "reports/grid_val_loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -121,8 +127,8 @@ def test_failures_are_reported_and_the_others_still_run(project: Path, grid_run:
     done = luckybag_grid(project, "--grid", str(path), "--report", "reports/bad.md", check=False)
 
     assert done.returncode == 1
-    assert "[1/2] it5-bad: FAILED after" in done.stdout and BAD_DROPOUT in done.stdout
-    assert "[2/2] it5-ok: ok" in done.stdout  # the failure did not stop the grid
+    assert f"it5-bad: FAILED: {BAD_DROPOUT}" in done.stdout
+    assert "it5-ok: val accuracy " in done.stdout  # the failure did not stop the grid
     assert "grid: 1 of 2 experiments ok, 1 failed, 0 not run" in done.stdout
     # One line, from the stage that validates the whole params file before any other runs.
     assert re.fullmatch(rf"failed: it5-bad: {re.escape(BAD_DROPOUT)} \(stage 'check-params'\)\n", done.stderr)
@@ -194,7 +200,7 @@ def test_uncommitted_params_or_code_refuse_to_start(project: Path, grid_run: sub
     # Files the stages do not read may differ.
     (project / "notes.md").write_text("not a stage input\n")
     done = luckybag_grid(project, "--grid", grid, "--only", "it3-cv2")
-    assert "[1/1] it3-cv2: ok" in done.stdout
+    assert "it3-cv2: val accuracy " in done.stdout
 
 
 def test_a_subset_or_a_rebuild_keeps_a_fuller_report(project: Path, grid_run: subprocess.CompletedProcess) -> None:
@@ -332,10 +338,12 @@ def test_report_table_best_first_with_the_reference_row_and_every_problem(tmp_pa
         "`adagrad`",
     ]
     # The grid's key, then train.seed: not set by the grid, but adagrad's differs from the committed 42.
-    assert lines[0].split("|")[3:] == [" adam ", " 42 ", " 0.8800 ", " 0.3000 ", " 0.8000 ", " 2 ", " 4 ", ""]
+    assert lines[0].split("|")[3:] == [" adam ", " 42 ", " 0.8800 ", " 0.3000 ", " 0.8000 ", " 2 ", " 4 ", " ≈ ", ""]
     assert lines[3].split("|")[3:5] == [" adagrad ", " 7 "]
     assert "| — |" in lines[3]  # adagrad has no val accuracy: last, shown as missing
     assert "**Not from the committed params:** `train.seed` differ from commit `bbbbbbb`" in text
     assert "**Best: `adam`**" in text
     assert "- `rmsprop` — failed: error: boom" in text
+    assert lines[2].split("|")[-2] == "  "  # sgd: 0.80 against 0.88 on 12,000 images is not noise
+    assert "sqrt(p(1-p)/12000)" in text
     assert "dvc plots diff adam sgd adagrad" in text

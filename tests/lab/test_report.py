@@ -42,6 +42,12 @@ def check_report(project: Path, report: str, new_label: str) -> None:
     _, _, old, new, change = row(report, "val.loss")
     assert float(change) != 0 and float(change) == pytest.approx(float(new) - float(old), abs=2e-5)
     assert row(report, "params_count") == ["metrics/train.json", "params_count", "79510", "79510", "0"]  # --all
+    # Changed metrics first; the unchanged ones (here the export checks) folded away below them.
+    changed, folded = report.split("## Metrics (", 1)[1].split("## Plots")[0].split("<details>")
+    assert "| val.loss |" in changed and "| params_count |" in folded
+    assert "| keras.ok | true | true | — |" in folded  # a boolean as it is
+    max_abs_diff = row(report, "keras.max_abs_diff")[2]
+    assert float(max_abs_diff) < 1e-4 and float(max_abs_diff) != 0  # a tiny value as it is, not 0.0
     assert f"**val.accuracy {row(report, 'val.accuracy')[2]} → " in report  # the headline
     assert "Warning" not in report  # the workspace is reproduced
     for name in ("loss", "confusion"):
@@ -99,10 +105,10 @@ def test_workflow_reproduces_reports_and_comments() -> None:
     runs = [step.get("run", "") for step in steps]
     repro = next(i for i, cmd in enumerate(runs) if cmd.startswith("make repro"))
     report = next(i for i, cmd in enumerate(runs) if cmd == "make report BASE=origin/${{ github.base_ref }}")
-    comment = next(i for i, cmd in enumerate(runs) if cmd.startswith("gh pr comment"))
+    comment = next(i for i, cmd in enumerate(runs) if "gh pr comment" in cmd)
     assert repro < report < comment
-    assert "--body-file reports/pr.md" in runs[comment]
-    assert "${{ github.event.pull_request.number }}" in runs[comment]
+    assert "--edit-last --body-file reports/pr.md" in runs[comment]  # behaviour: tests/lab/test_pr_workflow.py
+    assert steps[comment]["env"]["PR"] == "${{ github.event.pull_request.number }}"
     assert "GH_TOKEN" in steps[comment]["env"]
 
 

@@ -47,7 +47,7 @@ def run_bytes(project: Path) -> dict[str, bytes]:
 
 def run_model_stages(project: Path) -> None:
     shutil.rmtree(project / "dvclive", ignore_errors=True)  # as DVC would remove the train stage's outs
-    for stage in ("train", "evaluate", "export"):
+    for stage in ("train", "evaluate", "export", "model_card"):
         run(["python", "-m", f"stages.{stage}"], project)
 
 
@@ -81,7 +81,7 @@ def test_cnn_trains_evaluates_and_exports_every_format(prepared_project: Path) -
     params["train"].update(backend="tensorflow", model="cnn", epochs=2)
     params["train"]["cnn"].update(filters=[4, 8], dense_units=16, augment=True)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
-    for stage in ("train", "evaluate", "export"):
+    for stage in ("train", "evaluate", "export", "model_card"):
         run(["python", "-m", f"stages.{stage}"], prepared_project)
     assert json.loads((prepared_project / "metrics/train.json").read_text())["params_count"] == (
         40 + 296 + 16 * 7 * 7 * 8 + 16 + 170

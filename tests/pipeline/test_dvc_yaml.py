@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from luckybag.contract import EXPORT_FILES, LABELS_FILE, MODELS_DIR
+from luckybag.pipeline import paths
 from tests.conftest import ROOT
 
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
@@ -74,3 +76,18 @@ def test_stage_deps_list_no_code_it_does_not_run(stage: str) -> None:
 
 def test_only_the_plots_stage_depends_on_the_plotting_code() -> None:
     assert [name for name, stage in STAGES.items() if "luckybag/pipeline/plots.py" in stage["deps"]] == ["plots"]
+
+
+def test_every_declared_output_path_is_a_stage_output() -> None:
+    """luckybag/pipeline/paths.py, the export's files and dvc.yaml name the same outputs (timings/ is git-ignored, no output)."""
+    outs = set()
+    for stage in STAGES.values():
+        for entry in stage.get("outs", []) + stage.get("metrics", []):
+            outs.add(next(iter(entry)) if isinstance(entry, dict) else entry)
+    declared = [value for value in vars(paths).values() if isinstance(value, Path)] + list(paths.PNGS.values())
+    declared += [paths.prepared("test"), paths.timing("train").parent, MODELS_DIR / LABELS_FILE]
+    declared += [MODELS_DIR / name for names in EXPORT_FILES.values() for name in names]
+    missing = [
+        str(path) for path in declared if path.parts[0] != "timings" and not {str(path), str(path.parent)} & outs
+    ]
+    assert not missing, f"paths.py declares {missing}, which no stage of dvc.yaml writes"

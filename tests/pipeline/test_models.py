@@ -2,7 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from luckybag.pipeline.models import build_dense, make_optimizer, summary_text
+from luckybag.pipeline import params
+from luckybag.pipeline.models import OPTIMIZERS, build_dense, make_optimizer, summary_text
 from luckybag.pipeline.params import HiddenLayer
 
 SEED_LAYER = [HiddenLayer(units=100, activation="relu")]
@@ -53,6 +54,13 @@ def test_optimizers_and_their_defaults(name, cls, lr, momentum, nesterov) -> Non
     assert float(optimizer.learning_rate) == pytest.approx(lr)
     if momentum is not None:
         assert optimizer.momentum == momentum and optimizer.nesterov == nesterov
+
+
+def test_every_optimizer_params_allow_is_built_and_no_other() -> None:
+    """A name added to params' list alone would pass check-params and fail training with a KeyError."""
+    assert list(OPTIMIZERS) == list(params.OPTIMIZERS)
+    for name in params.OPTIMIZERS:
+        assert isinstance(make_optimizer(name), keras.optimizers.Optimizer)
 
 
 def test_explicit_learning_rate() -> None:

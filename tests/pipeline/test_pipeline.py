@@ -50,6 +50,7 @@ def test_repro_then_experiment(tmp_path: Path) -> None:
         "train",
         "evaluate",
         "export",
+        "model_card",
         "plots",
     ]
     for name in EXPECTED_OUTPUTS:
@@ -77,6 +78,11 @@ def test_repro_then_experiment(tmp_path: Path) -> None:
     restyled = run(["dvc", "repro"], tiny_project)
     assert stages_ran(restyled.stdout) == ["plots"]  # a new plot style retrains nothing
     assert (tiny_project / "plots/loss.png").read_bytes() != loss_png
+    card_py = tiny_project / "luckybag/pipeline/model_card.py"
+    card_py.write_text(card_py.read_text().replace("## Intended use", "## What it is for"))
+    reworded = run(["dvc", "repro"], tiny_project)
+    assert stages_ran(reworded.stdout) == ["model_card"]  # a new wording re-exports nothing
+    assert "## What it is for" in (tiny_project / "models/MODEL_CARD.md").read_text()
 
     run(["git", "add", "-A"], tiny_project)
     run(["git", "commit", "-qm", "new plot style"], tiny_project)
@@ -84,7 +90,7 @@ def test_repro_then_experiment(tmp_path: Path) -> None:
         ["dvc", "exp", "run", "-n", "sgd-nodrop", "-S", "train.optimizer=sgd", "-S", "train.dropout=0"], tiny_project
     )
     # Only what depends on train params re-runs.
-    assert stages_ran(exp.stdout) == ["check-params", "train", "evaluate", "export", "plots"]
+    assert stages_ran(exp.stdout) == ["check-params", "train", "evaluate", "export", "model_card", "plots"]
 
     shown = json.loads(run(["dvc", "exp", "show", "--json"], tiny_project).stdout)
     rows = {}

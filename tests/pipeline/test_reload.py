@@ -1,4 +1,5 @@
-"""The export check's reload processes (luckybag.pipeline.reload) on a real export of a tiny model.
+"""The export formats (luckybag.pipeline.exports.FORMATS) and the reload check's spawned processes
+(luckybag.pipeline.reload) on a real export of a tiny model.
 
 The export is tests/conftest.py's ``export_dir``: written once per session by the library's own code on
 TensorFlow, as the export stage does, with the served model's own probabilities for the images the check predicts.
@@ -9,30 +10,33 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pytest
 import yaml
 
 from luckybag.contract import EXPORT_FILES
-from luckybag.pipeline import reload
-from luckybag.pipeline.params import ParamsError, load_params
+from luckybag.pipeline import exports, reload
+from luckybag.pipeline.params import ExportFormat, ParamsError, load_params
 from tests.conftest import ROOT
 
 ALL = ["keras", "weights", "savedmodel", "onnx"]
 
 
-def exported_files(directory: Path) -> dict[str, Path]:
-    return {kind: directory / name for kind, name in EXPORT_FILES.items()}
+def exported_files(directory: Path, kinds: list[str]) -> dict[str, list[Path]]:
+    return {kind: files for kind, files in exports.files(directory).items() if kind in kinds}
+
+
+def test_one_record_per_format_and_params_allow_exactly_those() -> None:
+    assert list(exports.FORMATS) == list(EXPORT_FILES) == list(get_args(ExportFormat))
 
 
 @pytest.mark.slow
 def test_every_format_reloads_in_its_runtime_and_matches(export_dir: Path) -> None:
-    files = reload.files_to_check(exported_files(export_dir), ALL)
-    with reload.Reloads(files, export_dir / "test.npz") as reloads:
-        assert reloads.running() == ["keras", "onnxruntime"]  # TensorFlow's waits for fork() or finish()
+    with reload.Reloads(exported_files(export_dir, ALL), export_dir / "test.npz") as reloads:
+        assert reloads.running() == ["keras", "tensorflow", "onnxruntime"]  # one process per runtime, at once
         results = reloads.finish()
-        assert sorted(reloads._processes) == ["keras", "onnxruntime", "tensorflow"]  # one process per runtime
     reference = np.load(export_dir / "reference.npy")
     assert sorted(results) == sorted(ALL)
     for kind, (probs, seconds) in results.items():
@@ -41,63 +45,32 @@ def test_every_format_reloads_in_its_runtime_and_matches(export_dir: Path) -> No
         assert set(seconds) == {"import_seconds", "load_seconds"}
 
 
-# What the export stage does: TensorFlow imported, then its reload process forked. Run in a fresh
-# interpreter, as in the stage: pytest's own process may have JAX's threads running, and forking those is unsafe.
-FORK_SCRIPT = """
-import sys
-from pathlib import Path
-import numpy as np
-import tensorflow
-from luckybag.pipeline import reload
-
-export_dir = Path(sys.argv[1])
-files = {"savedmodel": [export_dir / "savedmodel"]}
-with reload.Reloads(files, export_dir / "test.npz") as reloads:
-    reloads.fork("tensorflow")
-    assert reloads.running() == ["tensorflow"], reloads.running()
-    assert isinstance(reloads._processes["tensorflow"], reload._Forked)
-    try:
-        (probs, seconds), = reloads.finish().values()
-    except reload.ReloadError as err:
-        sys.exit(f"ReloadError: {err}")
-print(reload.compare(np.load(export_dir / "reference.npy"), probs, 1e-5)["ok"], seconds["import_seconds"])
-"""
-
-
-def run_forked(export_dir: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-c", FORK_SCRIPT, str(export_dir)], env=env, cwd=ROOT, capture_output=True, text=True
-    )
-
-
 @pytest.mark.slow
-def test_a_forked_tensorflow_process_reloads_the_savedmodel_without_importing_again(export_dir: Path) -> None:
-    done = run_forked(export_dir)
-    assert done.returncode == 0, done.stderr[-3000:]
-    ok, import_seconds = done.stdout.split()
-    assert ok == "True"
-    assert float(import_seconds) < 1.0  # inherited, not imported again (an import takes several seconds)
-
-
-@pytest.mark.slow
-def test_a_forked_process_that_fails_names_the_file(export_dir: Path, tmp_path: Path) -> None:
+def test_a_process_that_fails_names_the_file(export_dir: Path, tmp_path: Path) -> None:
     broken = tmp_path / "export"
     shutil.copytree(export_dir, broken)
     shutil.rmtree(broken / "savedmodel")
     (broken / "savedmodel").mkdir()
-    done = run_forked(broken)
-    assert done.returncode == 1 and done.stdout == ""
-    message = done.stderr.strip().splitlines()[-1]  # after TensorFlow's own start-up lines
-    assert message.startswith(f"ReloadError: {broken / 'savedmodel'}: reloading with tensorflow failed: ")
-    assert len(message) > len(f"ReloadError: {broken / 'savedmodel'}: reloading with tensorflow failed: ")
-    assert "Traceback" not in done.stderr
+    files = exported_files(broken, ["savedmodel"])
+    with reload.Reloads(files, broken / "test.npz") as reloads, pytest.raises(reload.ReloadError) as err:
+        reloads.finish()
+    message = str(err.value)
+    assert message.startswith(f"{broken / 'savedmodel'}: reloading with tensorflow failed: ")
+    assert len(message) > len(f"{broken / 'savedmodel'}: reloading with tensorflow failed: ")
+    assert "\n" not in message and "Traceback" not in message
+
+
+@pytest.mark.slow
+def test_a_process_that_dies_is_named_by_its_exit_status(export_dir: Path) -> None:
+    with reload.Reloads(exported_files(export_dir, ["onnx"]), export_dir / "test.npz") as reloads:
+        reloads._processes["onnxruntime"].kill()
+        with pytest.raises(reload.ReloadError, match=r"model.onnx: reloading with onnxruntime failed: exit status -9"):
+            reloads.finish()
 
 
 @pytest.mark.slow
 def test_only_the_formats_asked_for_are_reloaded(export_dir: Path) -> None:
-    files = reload.files_to_check(exported_files(export_dir), ["onnx"])
-    with reload.Reloads(files, export_dir / "test.npz") as reloads:
+    with reload.Reloads(exported_files(export_dir, ["onnx"]), export_dir / "test.npz") as reloads:
         assert reloads.running() == ["onnxruntime"]
         assert list(reloads.finish()) == ["onnx"]
 
@@ -107,7 +80,7 @@ def test_a_broken_file_fails_with_one_line_naming_it(export_dir: Path, tmp_path:
     broken = tmp_path / "export"
     shutil.copytree(export_dir, broken)
     (broken / "model.keras").write_bytes(b"not a keras archive")
-    files = reload.files_to_check(exported_files(broken), ["keras", "weights"])
+    files = exported_files(broken, ["keras", "weights"])
     with reload.Reloads(files, broken / "test.npz") as reloads, pytest.raises(reload.ReloadError) as err:
         reloads.finish()
     message = str(err.value)
@@ -118,15 +91,13 @@ def test_a_broken_file_fails_with_one_line_naming_it(export_dir: Path, tmp_path:
 def test_leaving_without_finishing_stops_the_processes(tmp_path: Path) -> None:
     """What happens when the export itself fails: the waiting processes must not outlive the stage."""
     np.savez(tmp_path / "test.npz", images=np.zeros((2, 28, 28), np.uint8))
-    files = reload.files_to_check(exported_files(tmp_path), ["onnx"])
-    with reload.Reloads(files, tmp_path / "test.npz") as reloads:
+    with reload.Reloads(exported_files(tmp_path, ["onnx"]), tmp_path / "test.npz") as reloads:
         assert reloads.running() == ["onnxruntime"]
     assert reloads.running() == []
 
 
 def test_weights_are_checked_with_their_architecture() -> None:
-    files = exported_files(Path("models"))
-    assert reload.files_to_check(files, ["weights", "onnx"]) == {
+    assert exported_files(Path("models"), ["weights", "onnx"]) == {
         "weights": [Path("models/model.weights.h5"), Path("models/architecture.json")],
         "onnx": [Path("models/model.onnx")],
     }
@@ -142,7 +113,7 @@ def test_compare_flags_a_wrong_argmax_a_difference_and_a_wrong_shape() -> None:
 
 @pytest.mark.parametrize(("n", "batch"), [(10_000, 2000), (150, 150), (2049, 1025), (1, 1)])
 def test_keras_batches_are_equal_where_they_can_be(n: int, batch: int) -> None:
-    assert reload._batch_size(n) == batch
+    assert exports._batch_size(n) == batch
 
 
 @pytest.mark.parametrize(

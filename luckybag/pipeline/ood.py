@@ -1,0 +1,60 @@
+"""Fit the out-of-distribution detector the CLI screens with (luckybag/serve/screening.py says what it scores).
+
+Means, covariance and principal components come from the training split; each part's scale and the threshold from
+the validation split. The test split is never looked at.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from luckybag.io import atomic_dir, save_npz, write_json
+from luckybag.serve import screening
+
+PIXEL_VARIANCE = 0.9  # the principal components keep this share of the training pixels' variance
+FLAG_RATE = 0.01  # share of validation images flagged: the threshold is this upper quantile of their scores
+
+
+def feature_model(served: Any) -> Any:
+    """The served model cut before its logits: raw pixels in, the penultimate features out."""
+    import keras
+
+    features = keras.Model(served.inputs, served.get_layer("logits").input, name="features")
+    features([np.zeros((1, *served.input_shape[1:]), dtype="uint8")])  # built: ONNX export wants a called model
+    return features
+
+
+def fit_statistics(features: np.ndarray, labels: np.ndarray, pixels: np.ndarray) -> dict[str, np.ndarray]:
+    """Class means and the shared (Ledoit-Wolf shrunk) precision of the features; the pixels' principal components."""
+    from sklearn.covariance import LedoitWolf
+    from sklearn.decomposition import PCA
+
+    features = features.astype(np.float64)
+    classes = np.unique(labels)
+    means = np.stack([features[labels == c].mean(axis=0) for c in classes])
+    centred = features - means[np.searchsorted(classes, labels)]
+    pca = PCA(n_components=PIXEL_VARIANCE, svd_solver="full").fit(pixels.reshape(len(pixels), -1) / 255.0)
+    return {
+        "means": means,
+        "precision": LedoitWolf(assume_centered=True).fit(centred).precision_,
+        "pixel_mean": pca.mean_,
+        "components": pca.components_,
+        "variances": pca.explained_variance_,
+    }
+
+
+def calibrate(arrays: dict[str, np.ndarray], raw: np.ndarray) -> tuple[dict[str, np.ndarray], float]:
+    """Each part's validation median and 99th percentile (its scale), and the combined score's threshold."""
+    center, top = np.median(raw, axis=0), np.quantile(raw, 1 - FLAG_RATE, axis=0)
+    arrays = {**arrays, "center": center, "spread": np.maximum(top - center, 1e-12)}
+    return arrays, float(np.quantile(screening.combined(arrays, raw), 1 - FLAG_RATE))
+
+
+def write(out_dir: Path, features_onnx: Path, arrays: dict[str, np.ndarray], summary: dict) -> None:
+    """The detector's three files, written together into ``out_dir`` (all or none)."""
+    with atomic_dir(out_dir) as tmp:
+        tmp.mkdir()
+        (tmp / screening.FEATURES).write_bytes(features_onnx.read_bytes())
+        save_npz(tmp / screening.ARRAYS, **{name: arrays[name].astype(np.float64) for name in screening.ARRAY_NAMES})
+        write_json(tmp / screening.SUMMARY, summary)
