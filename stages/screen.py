@@ -18,7 +18,7 @@ from luckybag.pipeline.params import load_params
 from luckybag.pipeline.paths import DETECTOR_DIR, prepared
 from luckybag.serve import screening
 
-SERVED = {kind: MODELS_DIR / EXPORT_FILES[kind] for kind in ("keras", "onnx")}
+SERVED = {kind: MODELS_DIR / EXPORT_FILES[kind][0] for kind in ("keras", "onnx")}
 
 
 def export_features(model_path: Path, onnx_path: Path) -> None:
