@@ -5,10 +5,7 @@ The export is tests/conftest.py's ``export_dir``: written once per session by th
 TensorFlow, as the export stage does, with the served model's own probabilities for the images the check predicts.
 """
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import get_args
 
