@@ -44,6 +44,7 @@ LONGEST_FIRST = [
     "tests/lab/test_grid.py",
     "tests/lab/test_report.py",
     "tests/pipeline/test_pipeline.py",
+    "tests/pipeline/test_screen_stage.py",
     "tests/serve/test_serve_install.py",
     "tests/test_plots_page.py",
     "tests/lab/test_experiments.py",

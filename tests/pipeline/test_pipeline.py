@@ -51,6 +51,7 @@ def test_repro_then_experiment(tmp_path: Path) -> None:
         "evaluate",
         "export",
         "model_card",
+        "screen",
         "plots",
     ]
     for name in EXPECTED_OUTPUTS:
@@ -90,7 +91,7 @@ def test_repro_then_experiment(tmp_path: Path) -> None:
         ["dvc", "exp", "run", "-n", "sgd-nodrop", "-S", "train.optimizer=sgd", "-S", "train.dropout=0"], tiny_project
     )
     # Only what depends on train params re-runs.
-    assert stages_ran(exp.stdout) == ["check-params", "train", "evaluate", "export", "model_card", "plots"]
+    assert stages_ran(exp.stdout) == ["check-params", "train", "evaluate", "export", "model_card", "screen", "plots"]
 
     shown = json.loads(run(["dvc", "exp", "show", "--json"], tiny_project).stdout)
     rows = {}
