@@ -70,8 +70,15 @@ postgres:
 repro: setup
 	$(BIN)/dvc repro
 
+# pytest-xdist: PYTEST_WORKERS processes (default 2, the cores of the machine kind CI runs on). `make test` keeps each
+# module on one worker (--dist loadscope), so a module's projects are built once, and hands the modules out in
+# collection order, the longest first (tests/conftest.py's LONGEST_FIRST); the unit tests share nothing, and go to
+# whichever worker is free (--dist load). PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 2
+xdist = -n $(PYTEST_WORKERS)$(if $(filter 0,$(PYTEST_WORKERS)),, --dist $(1))
+
 test: setup lint browser postgres
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m pytest -ra $(call xdist,loadscope --no-loadscope-reorder)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -92,7 +99,7 @@ pull: $(STAMP)
 
 # Unit tests only: no DVC runs, no real-data training.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -ra -m "not slow and not acceptance"
+	$(BIN)/python -m pytest -ra $(call xdist,load) -m "not slow and not acceptance"
 
 # The optimizer x dropout grid of grid.yaml as DVC experiments through the search engine (an Optuna study of
 # enqueued points), JOBS (default 2) local workers; ONLY="a b" runs those again; STORAGE/PUSH as for search.

@@ -3,9 +3,12 @@
 A ```bash block whose previous non-blank line is an HTML comment starting with
 ``<!-- readme-test`` is run; the others (set-up, the real-data grid) are not. Comment lines
 right after a command are the output the README shows: those without a percentage are
-data-independent (headers, titles) and must appear, in order, in the command's output.
-The numbers the README shows come from the real data; what the test checks for them is that
-the workspace still holds the committed model, params and metrics after every example.
+data-independent (headers, titles) and must appear, in order, in the command's output here.
+The figures the README shows (the lines with a percentage: the committed model's probabilities for
+real test images) cannot come from tiny data: tests/pipeline/test_acceptance.py runs their block on
+its real-data run, whose model is the committed one, and checks every shown line, figures included.
+Here the test checks that the workspace still holds the committed model, params and metrics after
+every example, and that every block with figures is the one the acceptance test runs.
 """
 
 import re
@@ -16,8 +19,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, reproduced_project, run
-
-pytestmark = pytest.mark.slow
 
 MARKER = "<!-- readme-test"
 _BLOCK = re.compile(r"^```bash\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -69,6 +70,17 @@ def commands(block: str) -> list[Command]:
     return found
 
 
+def run_block(all_commands: list[Command], project: Path, name: str) -> dict[int, tuple[int, str]]:
+    """Run the commands as one script in ``project`` (its ``.venv`` linked to the checkout's)."""
+    if not (project / ".venv").exists():
+        (project / ".venv").symlink_to(ROOT / ".venv")
+        with open(project / ".git/info/exclude", "a") as exclude:
+            exclude.write("/.venv\n")  # a link, which .gitignore's `.venv/` (a directory) does not match
+    (project.parent / name).write_text(script(all_commands))
+    done = run(["bash", str(project.parent / name)], project, check=False, timeout=2400)
+    return outputs(done.stdout)
+
+
 def script(all_commands: list[Command]) -> str:
     """One shell for every command (so `source` carries over); stop at the first failure."""
     lines = ["exec 2>&1"]
@@ -96,6 +108,23 @@ def data_independent(shown: list[str]) -> list[str]:
     return [normalized(line) for line in shown if "%" not in line and line.strip()]
 
 
+def has_figures(block: str) -> bool:
+    return any("%" in line for cmd in commands(block) for line in cmd.shown)
+
+
+def real_data_block(readme: str) -> str:
+    """The marked block whose shown output has figures: ``luckybag predict``/``bag`` on real test images."""
+    (block,) = [block for block in marked_blocks(readme) if "luckybag predict " in block]
+    return block
+
+
+def assert_prints_in_order(cmd: Command, status: int | None, text: str, wanted: list[str]) -> None:
+    assert status == 0, f"README command failed ({status}):\n{cmd.text}\n--- output ---\n{text[-4000:]}"
+    lines = iter(normalized(line) for line in text.splitlines())
+    for line in wanted:  # in order: each after the one before
+        assert any(printed == line for printed in lines), f"{cmd.text}\ndoes not print {line!r}; it printed:\n{text}"
+
+
 def test_the_extractor_reads_commands_and_shown_output() -> None:
     block = (
         "source x\n"
@@ -121,6 +150,11 @@ def test_the_extractor_reads_commands_and_shown_output() -> None:
     assert marked_blocks(readme) == ["ls\n", "pwd\n"]
 
 
+def test_every_figure_shown_is_checked_on_the_real_data() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert [block for block in marked_blocks(readme) if has_figures(block)] == [real_data_block(readme)]
+
+
 def test_the_readme_marks_its_experiment_and_predict_examples() -> None:
     texts = [c.text for block in marked_blocks((ROOT / "README.md").read_text()) for c in commands(block)]
     assert any(t.startswith("dvc exp run --temp -n sgd-nodrop") for t in texts)
@@ -135,25 +169,16 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("readme")
     project = reproduced_project(root)
     run(["git", "branch", "-M", "main"], project)
-    (project / ".venv").symlink_to(ROOT / ".venv")
-    with open(project / ".git/info/exclude", "a") as exclude:
-        exclude.write("/.venv\n")  # a link, which .gitignore's `.venv/` (a directory) does not match
     return project
 
 
+@pytest.mark.slow
 def test_the_readme_examples_run_in_order_and_leave_the_committed_model(clone: Path) -> None:
     all_commands = [c for block in marked_blocks((ROOT / "README.md").read_text()) for c in commands(block)]
     lock = (clone / "dvc.lock").read_bytes()
-    (clone.parent / "readme.sh").write_text(script(all_commands))
-    done = run(["bash", str(clone.parent / "readme.sh")], clone, check=False, timeout=2400)
-    results = outputs(done.stdout)
-
+    results = run_block(all_commands, clone, "readme.sh")
     for index, cmd in enumerate(all_commands):
-        status, text = results.get(index, (None, ""))
-        assert status == 0, f"README command failed ({status}):\n{cmd.text}\n--- output ---\n{text[-4000:]}"
-        lines = iter(normalized(line) for line in text.splitlines())
-        for wanted in data_independent(cmd.shown):  # in order: each after the one before
-            assert any(line == wanted for line in lines), f"{cmd.text}\ndoes not print {wanted!r}; it printed:\n{text}"
+        assert_prints_in_order(cmd, *results.get(index, (None, "")), data_independent(cmd.shown))
 
     # The experiments ran in temporary copies: params, dvc.lock, metrics and models are the committed ones,
     # so every figure the README shows after them is the committed model's; the examples' files are ignored.

@@ -67,11 +67,31 @@ def make_target_sets(target: str) -> dict[str, object]:
     return {key.removeprefix("train."): yaml.safe_load(value) for key, value in pairs}
 
 
-@pytest.mark.parametrize(("target", "family"), [("cnn", "cnn"), ("dense-best", "dense")])
+CNN_NOT_SCREEN_BEST = (
+    "the CNN screening's most accurate candidate on validation, c24-48x2-e25 (0.9338), never finished on the 2-core "
+    "machine (BENCHMARKS.md, 'The finalists'); make cnn runs c16-32x2-e25-ls0.1 (screened 0.9317), the only finalist"
+)
+
+
+@pytest.mark.parametrize(
+    ("target", "family"),
+    [
+        pytest.param("cnn", "cnn", marks=pytest.mark.xfail(strict=True, reason=CNN_NOT_SCREEN_BEST)),
+        ("dense-best", "dense"),
+    ],
+)
 def test_make_targets_run_the_candidate_chosen_on_validation(target: str, family: str) -> None:
+    """The recipe is chosen in two steps (BENCHMARKS.md): every candidate screened on validation (on a GPU), then the
+    finalists trained here, chosen on validation within the time limit. The choice must hold in both: the search's
+    pick among the finalists, and the most accurate of all the screened candidates."""
+    search = load_search()
     results = json.loads((ROOT / f"benchmarks/results/{family}_search.json").read_text())
+    screened = json.loads((ROOT / f"benchmarks/results/{family}_screen_h200.json").read_text())["candidates"]
     chosen = results["chosen"]["name"]
-    assert chosen == load_search().choose(results["candidates"], results["chosen"]["max_seconds"])
+    assert chosen == search.choose(results["candidates"], results["chosen"]["max_seconds"])
+    assert set(results["candidates"]) <= set(screened)  # every finalist was screened
+    assert len(screened) >= 5  # a choice among several, not one
+    assert chosen == max(screened, key=lambda name: screened[name]["val_accuracy"])
     assert make_target_sets(target) == results["candidates"][chosen]["overrides"]
     assert f"-n {target}" in (ROOT / "Makefile").read_text()
 

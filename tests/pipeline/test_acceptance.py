@@ -1,14 +1,13 @@
 """The whole pipeline on the real Fashion-MNIST with the default params (about 1-2 minutes)."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 import yaml
 
 from luckybag.pipeline.data import DEBIAN_DIR, FILES
-from tests.conftest import ROOT, WITHOUT_AVX512, make_project, run
+from tests.conftest import NUMPY_STAGES, ROOT, WITHOUT_AVX512, make_project, run, unavailable
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.slow]
 
@@ -29,16 +28,10 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
             f"no Fashion-MNIST source: neither {DEBIAN_DIR} (apt-get install dataset-fashion-mnist) "
             "nor download.mirror in params.yaml; `make test` installs the Debian package"
         )
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(reason)  # CI must run the acceptance test, not skip it
-        pytest.skip(reason)
+        unavailable(reason)  # CI must run the acceptance test, not skip it
     project = make_project(tmp_path_factory.mktemp("real") / "project")
     run(["dvc", "repro"], project, timeout=1800)
     return project
-
-
-# The stages whose numbers numpy computes; rerun without numpy's AVX-512 kernels, they must write the same bytes.
-NUMPY_STAGES = ["baseline", "evaluate", "export", "plots"]
 
 
 @pytest.fixture(scope="module")
@@ -98,3 +91,16 @@ def test_committed_metrics_match_a_fresh_run(real_run: Path) -> None:
         fresh = json.loads((real_run / "metrics" / name).read_text())
         committed = json.loads((ROOT / "metrics" / name).read_text())
         assert fresh == committed, name
+
+
+def test_readme_predict_example_prints_its_figures(real_run: Path) -> None:
+    """The README's predict/bag example, run on the real data with the model of the committed code: every line it
+    shows, figures included (the tiny clone of tests/test_readme.py checks only the figure-free ones)."""
+    from tests.test_readme import assert_prints_in_order, commands, normalized, real_data_block, run_block
+
+    block = commands(real_data_block((ROOT / "README.md").read_text()))
+    results = run_block(block, real_run, "readme-predict.sh")
+    shown = [cmd.shown for cmd in block]
+    assert any("%" in line for lines in shown for line in lines)  # the figures are among what is checked
+    for index, cmd in enumerate(block):
+        assert_prints_in_order(cmd, *results.get(index, (None, "")), [normalized(s) for s in cmd.shown if s.strip()])

@@ -149,15 +149,22 @@ def test_served_model_applies_the_calibration(method: str) -> None:
     rng = np.random.default_rng(6)
     images = make_images(rng.integers(0, 10, size=64), rng)
     probs = np.asarray(model.predict(images, verbose=0), dtype=np.float64)
-    labels = rng.integers(0, 10, size=64)
     cal = calibration.Calibration(
         method,
         PER_CLASS_SCALE if method == "vector" else np.full(10, 0.7),
         PER_CLASS_BIAS if method == "vector" else np.zeros(10),
     )
     served = build_served(model, cal)
-    np.testing.assert_allclose(served.predict(images, verbose=0), cal.apply(probs), atol=1e-5)
-    assert calibration.ece(cal.apply(probs), labels) != calibration.ece(probs, labels)  # it did change something
+    # By hand: softmax(scale * log p + bias), per class.
+    logits = np.log(probs) * cal.scale + cal.bias
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    # The calibration moves the probabilities far more than the tolerance, so an uncalibrated served model fails.
+    assert np.abs(expected - probs).max() > 100 * 1e-5
+    np.testing.assert_allclose(served.predict(images, verbose=0), expected, atol=1e-5)
+    if method == "temperature":  # T = 1/0.7 > 1 softens every item's top probability, keeping its class
+        np.testing.assert_array_equal(expected.argmax(axis=1), probs.argmax(axis=1))
+        assert (expected.max(axis=1) < probs.max(axis=1)).all()
 
 
 

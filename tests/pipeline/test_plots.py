@@ -4,9 +4,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from luckybag.pipeline import plots
 from luckybag.pipeline.data import DataError
+from tests.conftest import assert_picture
 
 
 def write_log(live_dir: Path, split: str, metric: str, values: list[float]) -> None:
@@ -28,7 +30,14 @@ def test_history_from_dvclive_logs_draws_the_loss_figure(tmp_path: Path) -> None
     assert history["loss"] == [0.9, 0.5, 0.4] and history["val_accuracy"] == [0.7, 0.75, 0.1]
     assert np.isnan(history["val_loss"][2])
     plots.loss_curves(history, 2, tmp_path / "loss.png")
-    assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = assert_picture(tmp_path / "loss.png")
+    assert width > height  # the loss and the accuracy panels side by side
+    with Image.open(tmp_path / "loss.png") as image:
+        pixels = np.asarray(image.convert("RGB"), dtype=np.int16)
+    for colour in ((0x1F, 0x77, 0xB4), (0xFF, 0x7F, 0x0E)):  # matplotlib's first two: the train and validation curves
+        assert (np.abs(pixels - colour).sum(axis=2) < 30).sum() > 500, (
+            f"no curve drawn in {colour}"
+        )  # legend alone: ~120
 
 
 def test_missing_or_uneven_logs_are_one_line(tmp_path: Path) -> None:

@@ -1,14 +1,11 @@
 """The export formats (luckybag.pipeline.exports.FORMATS) and the reload check's spawned processes
 (luckybag.pipeline.reload) on a real export of a tiny model.
 
-The export is written once by the library's own code on TensorFlow, as the export stage does,
-together with the served model's own probabilities for the images the check predicts.
+The export is tests/conftest.py's ``export_dir``: written once per session by the library's own code on
+TensorFlow, as the export stage does, with the served model's own probabilities for the images the check predicts.
 """
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import get_args
 
@@ -21,42 +18,7 @@ from luckybag.pipeline import exports, reload
 from luckybag.pipeline.params import ExportFormat, ParamsError, load_params
 from tests.conftest import ROOT
 
-EXPORT_SCRIPT = """
-import sys
-from pathlib import Path
-import numpy as np
-import keras
-from luckybag.pipeline import exports
-from luckybag.pipeline.calibration import Calibration
-from luckybag.pipeline.models import build_dense
-from luckybag.pipeline.params import HiddenLayer
-from tests.conftest import make_images
-
-out = Path(sys.argv[1])
-keras.utils.set_random_seed(0)
-labels = np.random.default_rng(0).integers(0, 10, size=300)
-images = make_images(labels, np.random.default_rng(1))
-model = build_dense([HiddenLayer(units=16, activation="relu")], dropout=0.0)
-model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-model.fit(images, labels, epochs=1, batch_size=32, verbose=0)
-served = exports.build_served(model, Calibration("temperature", np.full(10, 1 / 1.3), np.zeros(10)))
-exports.save_all(served, out)
-test = images[:150]
-np.savez(out / "test.npz", images=test, labels=labels[:150])
-np.save(out / "reference.npy", served.predict(test, verbose=0))
-"""
 ALL = ["keras", "weights", "savedmodel", "onnx"]
-
-
-@pytest.fixture(scope="module")
-def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("export")
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", EXPORT_SCRIPT, str(directory)], env=env, cwd=ROOT, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return directory
 
 
 def exported_files(directory: Path, kinds: list[str]) -> dict[str, list[Path]]:

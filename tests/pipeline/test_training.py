@@ -10,8 +10,6 @@ from luckybag.pipeline.params import TrainParams
 from luckybag.pipeline.training import TrainResult, train, validation_batch_size
 from tests.conftest import ROOT, make_images
 
-pytestmark = pytest.mark.slow
-
 
 def tiny_split(n: int, seed: int) -> data.Split:
     rng = np.random.default_rng(seed)
@@ -31,6 +29,7 @@ def train_params() -> dict:
     return params
 
 
+@pytest.mark.slow
 def test_train_learns_and_checkpoints_the_best_epoch(tmp_path: Path, train_params: dict) -> None:
     checkpoint = tmp_path / "best.keras"
     result = fit(train_params, tiny_split(400, 0), tiny_split(100, 1), checkpoint, verbose=0)
@@ -42,6 +41,7 @@ def test_train_learns_and_checkpoints_the_best_epoch(tmp_path: Path, train_param
     assert loss == pytest.approx(min(result.history["val_loss"]), rel=1e-4)
 
 
+@pytest.mark.slow
 def test_same_seed_same_history(tmp_path: Path, train_params: dict) -> None:
     runs = [
         fit(train_params, tiny_split(200, 0), tiny_split(50, 1), tmp_path / f"{i}.keras", verbose=0).history
@@ -50,6 +50,7 @@ def test_same_seed_same_history(tmp_path: Path, train_params: dict) -> None:
     assert runs[0] == runs[1]
 
 
+@pytest.mark.slow
 def test_early_stopping_stops(tmp_path: Path, train_params: dict) -> None:
     # A learning rate this large makes the validation loss rise at once.
     train_params.update(optimizer="sgd", learning_rate=5.0, epochs=10, patience=1)
@@ -57,6 +58,7 @@ def test_early_stopping_stops(tmp_path: Path, train_params: dict) -> None:
     assert result.stopped_early and result.epochs_run < 10
 
 
+@pytest.mark.slow
 def test_monitor_val_accuracy_keeps_the_most_accurate_epoch(tmp_path: Path, train_params: dict) -> None:
     train_params.update(monitor="val_accuracy", patience=0, epochs=4)
     checkpoint = tmp_path / "best.keras"
@@ -79,6 +81,7 @@ class PoisonWeights(keras.callbacks.Callback):
             self.model.set_weights([np.full_like(w, np.nan) for w in self.model.get_weights()])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("monitor", ["val_loss", "val_accuracy"])
 def test_loss_turning_nan_midway_keeps_the_best_finite_epoch(tmp_path: Path, train_params: dict, monitor: str) -> None:
     train_params.update(monitor=monitor, patience=0, epochs=4)
@@ -95,6 +98,7 @@ def test_loss_turning_nan_midway_keeps_the_best_finite_epoch(tmp_path: Path, tra
     assert loss == pytest.approx(losses[result.best_epoch - 1], rel=1e-4)
 
 
+@pytest.mark.slow
 def test_metrics_files_never_hold_nan(tmp_path: Path) -> None:
     from luckybag.errors import LuckybagError
     from luckybag.io import write_json

@@ -1,22 +1,20 @@
 """The serving install: a fresh venv with requirements-serve.lock and the project (--no-deps)
 answers `luckybag predict` on a real ONNX export, and cannot import TensorFlow, Keras, JAX or torch.
 
-The export is a tiny model written by the library's own export code (tests/pipeline/test_reload.py's
-script), with the served model's own probabilities for the images it is asked about.
+The export is a tiny model written by the library's own export code (tests/conftest.py's ``export_dir``),
+with the served model's own probabilities for the images it is asked about.
 """
 
 import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.conftest import ROOT
-from tests.pipeline.test_reload import EXPORT_SCRIPT
 
 pytestmark = pytest.mark.slow
 
@@ -46,17 +44,6 @@ def make_serve_venv(directory: Path) -> Path:
 @pytest.fixture(scope="module")
 def serve_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_serve_venv(tmp_path_factory.mktemp("serve"))
-
-
-@pytest.fixture(scope="module")
-def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("export")
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", EXPORT_SCRIPT, str(directory)], env=env, cwd=ROOT, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return directory
 
 
 def test_the_serve_venv_has_no_deep_learning_framework(serve_venv: Path) -> None:

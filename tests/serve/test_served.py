@@ -1,9 +1,9 @@
 """The CLI on a real export: onnxruntime by default (no Keras, JAX, TensorFlow or torch imported),
 the same probabilities and output as ``--runtime keras``, uint8 rounding, and ONNX files that are not ours.
 
-The export is built once by the library's own export code (``exports.build_served`` and
-``exports.save_all`` on TensorFlow, as the export stage does) from a dense model trained for
-one epoch on tiny learnable data.
+The export is tests/conftest.py's ``export_dir``, built once per session by the library's own export
+code (``exports.build_served`` with a temperature ``Calibration``, then ``exports.save_all`` on TensorFlow,
+as the export stage does) from a dense model trained for one epoch on tiny learnable data.
 """
 
 import json
@@ -21,48 +21,6 @@ from luckybag.serve.inputs import read_inputs, to_pixels
 from luckybag.serve.runtime import runtime_for
 from luckybag.serve.screening import UNSCREENED
 from tests.conftest import ROOT, make_images
-
-pytestmark = pytest.mark.slow
-
-EXPORT_SCRIPT = """
-import sys
-from pathlib import Path
-import numpy as np
-import keras
-from luckybag.pipeline import exports
-from luckybag.pipeline.models import build_dense
-from luckybag.pipeline.params import HiddenLayer
-from tests.conftest import make_images
-
-keras.utils.set_random_seed(0)
-labels = np.random.default_rng(0).integers(0, 10, size=400)
-images = make_images(labels, np.random.default_rng(1))
-model = build_dense([HiddenLayer(units=16, activation="relu")], dropout=0.0)
-model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-model.fit(images, labels, epochs=2, batch_size=32, verbose=0)
-try:  # a per-class calibration (temperature scaling is one scale for all classes)
-    from luckybag.pipeline.calibration import Calibration
-    calibration = Calibration("temperature", np.full(10, 1 / 1.3), np.zeros(10))
-except ImportError:  # the temperature alone
-    calibration = 1.3
-exports.save_all(exports.build_served(model, calibration), Path(sys.argv[1]))
-"""
-
-
-@pytest.fixture(scope="module")
-def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("export")
-    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", EXPORT_SCRIPT, str(directory)],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return directory
 
 
 def sample_inputs(directory: Path) -> list[Path]:
@@ -91,6 +49,7 @@ def run_cli(capsys: pytest.CaptureFixture, *argv: object) -> tuple[int, str, str
     return status, out, "".join(line + "\n" for line in err.splitlines() if UNSCREENED not in line)
 
 
+@pytest.mark.slow
 def test_onnx_and_keras_runtimes_agree(capsys, export_dir, tmp_path):
     inputs = sample_inputs(tmp_path)
     outputs = {}
@@ -109,6 +68,7 @@ def test_onnx_and_keras_runtimes_agree(capsys, export_dir, tmp_path):
     assert strip == [{k: v for k, v in r.items() if k not in ("top", "probabilities")} for r in outputs["keras"][1]]
 
 
+@pytest.mark.slow
 def test_default_runtime_is_onnx_and_imports_no_deep_learning_framework(export_dir, tmp_path):
     """`luckybag predict` with no --runtime runs models/model.onnx, importing none of keras/jax/tensorflow/torch."""
     (tmp_path / "models").mkdir()
@@ -129,6 +89,7 @@ def test_default_runtime_is_onnx_and_imports_no_deep_learning_framework(export_d
     assert json.loads(done.stdout)[0]["input"] == "item.png"
 
 
+@pytest.mark.slow
 def test_float_pixels_are_rounded_before_the_model(capsys, export_dir, tmp_path):
     """127.9 is 128 to the model, not 127: a float array predicts exactly like its rounded uint8 copy."""
     images = make_images(np.arange(10), np.random.default_rng(4)).astype(np.float64)
@@ -197,6 +158,7 @@ def test_a_handmade_onnx_model_with_our_contract_is_accepted(capsys, tmp_path):
     assert sum(json.loads(out)[0]["probabilities"].values()) == pytest.approx(1, abs=1e-5)
 
 
+@pytest.mark.slow
 def test_onnx_files_that_are_not_ours_are_refused(capsys, export_dir, tmp_path):
     text = tmp_path / "text" / "model.onnx"
     text.parent.mkdir()
