@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from provenance import provenance
 
 from luckybag.io import write_json
 
@@ -112,6 +113,7 @@ def main() -> None:
         args.out,
         {
             "command": " ".join(["python", "benchmarks/cli_speed.py", *sys.argv[1:]]),
+            **provenance(args.models / "model.onnx", args.models / "model.keras"),
             "inputs": {"png": "one 28x28 test image as PNG", "npy": "1,000 test images in one .npy"},
             "floor_script": FLOOR_SCRIPT,
             "cpus": os.cpu_count(),

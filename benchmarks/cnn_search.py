@@ -31,6 +31,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # provenance.py, also when a test imports this file
+
+from provenance import provenance  # noqa: E402
 
 from luckybag.backend import use_backend  # noqa: E402
 from luckybag.io import write_json  # noqa: E402
@@ -250,6 +253,7 @@ def main() -> None:
             "overrides": candidates[name],
             "dvc_exp_set": " ".join(set_args(candidates[name])),
             "machine": machine(),
+            **provenance(),
             "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%MZ"),
         }
         print(
@@ -280,6 +284,7 @@ def main() -> None:
         "test_accuracy": round(accuracy, 6),
         "train_seconds": record["train_seconds"],
         "own_seconds": round(own_seconds(record), 1),
+        **provenance(checkpoint),
     }
     write_json(results_path, results)
     print(f"{chosen}: test accuracy {accuracy:.4f}")

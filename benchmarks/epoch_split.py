@@ -18,8 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
+
+from provenance import provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("steps", "validation", "checkpoint", "logging", "other")
@@ -170,7 +171,7 @@ def main() -> None:
     floor_cpu = after["flop_per_epoch"]["train"] / (after["matmul_gflops"]["per_cpu_second"] * 1e9)
     result = {
         "command": " ".join(["python", *sys.argv]),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        **provenance(),
         "cpus": os.cpu_count(),
         "load_average_1min": {"start": round(load_start[0], 2), "end": round(os.getloadavg()[0], 2)},
         "sides": sides,

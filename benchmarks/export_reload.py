@@ -19,8 +19,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
+
+from provenance import provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OLD = "070065f"  # main before issue 26's reload change: TensorFlow's process forked from the stage
@@ -86,7 +87,7 @@ def main() -> None:
     ratio = {key: round(median["new"][key] / median["old"][key], 2) for key in median["new"]}
     result = {
         "command": " ".join(["python", *sys.argv]),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        **provenance(ROOT / "models/checkpoint.keras"),
         "cpus": os.cpu_count(),
         "load_average_1min": {"start": round(load_start[0], 2), "end": round(os.getloadavg()[0], 2)},
         "commits": commits,

@@ -25,11 +25,11 @@ import sys
 import tarfile
 import tempfile
 import time
-from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
 
 import yaml
+from provenance import provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -141,7 +141,7 @@ def main() -> None:
     }
     result = {
         "command": " ".join(["python", *sys.argv]),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        **provenance(*([args.source / "models/checkpoint.keras"] if args.source else [])),
         "cpus": os.cpu_count(),
         "load_average_1min": {"start": round(load_start[0], 2), "end": round(os.getloadavg()[0], 2)},
         "base": rev_parse(args.base),

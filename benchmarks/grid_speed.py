@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from provenance import provenance
+
 from luckybag.io import write_json
 from luckybag.lab.experiments import dig, experiment_rows, flatten
 from luckybag.lab.grid_report import figure_path
@@ -143,6 +145,7 @@ def main() -> None:
         args.out,
         {
             "command": " ".join(["python", "benchmarks/grid_speed.py", *sys.argv[1:]]),
+            **provenance(),
             "cpus": os.cpu_count(),
             "load_average_before_after": [load_before, round(os.getloadavg()[0], 2)],
             "sides": sides,

@@ -15,8 +15,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
+
+from provenance import provenance
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,7 +66,7 @@ def main() -> None:
     full_mib = size(args.venv) / 2**20
     result = {
         "command": " ".join(["python", *sys.argv]),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        **provenance(),
         "serve_venv_mib": round(serve_mib, 1),
         "serve_largest_packages_mib": serve_packages,
         "full_venv_mib": round(full_mib, 1),

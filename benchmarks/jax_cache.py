@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from provenance import provenance
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks/results/jax_cache.json"
 OUTPUTS = {
@@ -83,6 +85,7 @@ def main() -> None:
         args.out,
         {
             "command": " ".join(["python", "benchmarks/jax_cache.py", *sys.argv[1:]]),
+            **provenance(),
             "cpus": os.cpu_count(),
             "load_average_start_end": load,
             "stages": results,

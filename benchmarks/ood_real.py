@@ -10,13 +10,13 @@ of the model's top probability (in distribution: the test items). Writes benchma
     python benchmarks/ood_real.py       # after `dvc repro` (models/, data/prepared/test.npz)
 """
 
-import subprocess
 import tempfile
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+from provenance import provenance
 
 from luckybag.contract import MODELS_DIR
 from luckybag.io import write_json
@@ -114,12 +114,11 @@ def main() -> None:
         for name, make in sets.items():
             (folder / name).mkdir()
             results[name] = summary(scores(detector, predict, make(folder / name)), fashion, detector.threshold)
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     write_json(
         OUT,
         {
             "command": "python benchmarks/ood_real.py",
-            "commit": commit,
+            **provenance(),
             "model": str(MODEL),
             "model_md5": screening.md5(MODEL),
             "detector": {"threshold": detector.threshold, "md5": screening.md5(detector.path / screening.ARRAYS)},

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from provenance import provenance
 from shop_photos_gen import write_non_items, write_shop_photos
 
 from luckybag.io import write_json
@@ -93,6 +94,7 @@ def main() -> None:
         args.out,
         {
             "command": " ".join(["python", "benchmarks/shop_photos.py", *sys.argv[1:]]),
+            **provenance(args.model or Path("models/model.onnx")),
             "test_set": test,
             "shop_photos": shop,
             "non_items": {"flagged": round(non_flagged, 4), "per_kind": non},

@@ -4,7 +4,8 @@
 train stage (default params: its backend and steps per execution) at the same hyperparameters for
 the same number of epochs, without early stopping: seconds per epoch, ratio, validation accuracy.
 Then the whole thing: a cold `dvc repro` of HEAD with default params against the seed's steps
-(load, 5-fold CV with max_iter 5, the MLP with early stopping) run as plain Python.
+(load, 5-fold CV with max_iter 5, the MLP with early stopping) run as plain Python, with each stage's
+own `timings/*.json` from that run. Writes benchmarks/results/train_speed.json (with the commit).
 
 Usage: python benchmarks/train_speed.py [--epochs 20] [--skip-pipeline]
 Needs the Fashion-MNIST files in /usr/share/datasets/fashion-mnist (make data).
@@ -20,8 +21,12 @@ import time
 from pathlib import Path
 
 import yaml
+from provenance import provenance
+
+from luckybag.io import write_json
 
 ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks/results/train_speed.json"
 BIN = Path(sys.executable).parent
 ENV = {
     **os.environ,
@@ -77,7 +82,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--skip-pipeline", action="store_true")
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
+    result: dict = {
+        "command": " ".join(["python", "benchmarks/train_speed.py", *sys.argv[1:]]),
+        **provenance(),
+        "cpus": os.cpu_count(),
+        "load_average_start": round(os.getloadavg()[0], 2),
+        "epochs": args.epochs,
+    }
 
     with tempfile.TemporaryDirectory() as tmp:
         print(f"(a) seed model.fit on TensorFlow, {args.epochs} epochs ...", flush=True)
@@ -93,15 +106,24 @@ def main() -> None:
             f"epoch speed-up (a)/(b): {a['seconds_per_epoch'] / b['seconds_per_epoch']:.1f}x; "
             f"val accuracy difference {b['best_val_accuracy'] - a['best_val_accuracy']:+.4f}"
         )
+        result["epoch"] = {
+            "seed_fit": a,
+            "train_stage": b,
+            "speed_up": round(a["seconds_per_epoch"] / b["seconds_per_epoch"], 2),
+            "val_accuracy_difference": round(b["best_val_accuracy"] - a["best_val_accuracy"], 4),
+        }
 
         if args.skip_pipeline:
+            write(result, args.out)
             return
         print("\n(c) seed steps as plain Python: load, CV (max_iter 5), MLP with early stopping ...", flush=True)
         start = time.perf_counter()
         c = seed([])
         c_seconds = time.perf_counter() - start
         print("(d) cold `dvc repro` of HEAD, default params ...", flush=True)
-        d_seconds = timed(["dvc", "repro", "--force"], clone_head(Path(tmp) / "pipeline"))
+        pipeline = clone_head(Path(tmp) / "pipeline")
+        d_seconds = timed(["dvc", "repro", "--force"], pipeline)
+        stages = {path.stem: json.loads(path.read_text()) for path in sorted((pipeline / "timings").glob("*.json"))}
         print()
         print("| whole pipeline | seconds |")
         print("|---|---|")
@@ -110,6 +132,20 @@ def main() -> None:
         )
         print(f"| (d) cold `dvc repro` (all six stages) | {d_seconds:.1f} |")
         print(f"pipeline speed-up (c)/(d): {c_seconds / d_seconds:.2f}x")
+        result["pipeline"] = {
+            "seed_steps_seconds": round(c_seconds, 1),
+            "seed_steps": c,
+            "dvc_repro_seconds": round(d_seconds, 1),
+            "speed_up": round(c_seconds / d_seconds, 2),
+            "stage_timings": stages,
+        }
+    write(result, args.out)
+
+
+def write(result: dict, out: Path) -> None:
+    result["load_average_end"] = round(os.getloadavg()[0], 2)
+    write_json(out, result)
+    print(f"{out}: written")
 
 
 if __name__ == "__main__":
