@@ -4,16 +4,27 @@ Means, covariance and principal components come from the training split; each pa
 the validation split. The test split is never looked at.
 """
 
+import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from luckybag.io import atomic_dir, save_npz, write_json
+from luckybag.pipeline.calibration import snap
 from luckybag.serve import screening
 
 PIXEL_VARIANCE = 0.9  # the principal components keep this share of the training pixels' variance
 FLAG_RATE = 0.01  # share of validation images flagged: the threshold is this upper quantile of their scores
+# Another CPU's BLAS kernels move the fitted statistics by up to ~1e-12 of an array's largest value (the precision
+# matrix: inverting amplifies); kept on a grid of 1e-5 of it, the stage writes the same bytes on every CPU.
+GRID_DIGITS = 5
+
+
+def on_grid(values: np.ndarray) -> np.ndarray:
+    """``values`` rounded to a multiple of 10**-GRID_DIGITS of the array's largest magnitude (its leading digit)."""
+    step = 10.0 ** (math.floor(math.log10(float(np.abs(values).max()))) - GRID_DIGITS)
+    return np.round(values / step) * step + 0.0  # + 0.0: no -0.0, whose bytes differ
 
 
 def feature_model(served: Any) -> Any:
@@ -35,20 +46,21 @@ def fit_statistics(features: np.ndarray, labels: np.ndarray, pixels: np.ndarray)
     means = np.stack([features[labels == c].mean(axis=0) for c in classes])
     centred = features - means[np.searchsorted(classes, labels)]
     pca = PCA(n_components=PIXEL_VARIANCE, svd_solver="full").fit(pixels.reshape(len(pixels), -1) / 255.0)
-    return {
+    fitted = {
         "means": means,
         "precision": LedoitWolf(assume_centered=True).fit(centred).precision_,
         "pixel_mean": pca.mean_,
         "components": pca.components_,
         "variances": pca.explained_variance_,
     }
+    return {name: on_grid(values) for name, values in fitted.items()}
 
 
 def calibrate(arrays: dict[str, np.ndarray], raw: np.ndarray) -> tuple[dict[str, np.ndarray], float]:
     """Each part's validation median and 99th percentile (its scale), and the combined score's threshold."""
     center, top = np.median(raw, axis=0), np.quantile(raw, 1 - FLAG_RATE, axis=0)
-    arrays = {**arrays, "center": center, "spread": np.maximum(top - center, 1e-12)}
-    return arrays, float(np.quantile(screening.combined(arrays, raw), 1 - FLAG_RATE))
+    arrays = {**arrays, "center": snap(center), "spread": snap(np.maximum(top - center, 1e-12))}
+    return arrays, float(snap(np.quantile(screening.combined(arrays, raw), 1 - FLAG_RATE)))
 
 
 def write(out_dir: Path, features_onnx: Path, arrays: dict[str, np.ndarray], summary: dict) -> None:

@@ -167,7 +167,6 @@ def test_served_model_applies_the_calibration(method: str) -> None:
         assert (expected.max(axis=1) < probs.max(axis=1)).all()
 
 
-
 def test_served_model_matches_the_calibration_on_an_overconfident_model() -> None:
     """Probabilities below calibration.FLOOR (log p of -80 where the fit saw -27.6) must not leave the served
     model's answers apart from the evaluated ones: a temperature of 4 lifts the floored classes to about 1e-3."""
@@ -189,6 +188,7 @@ def test_served_model_matches_the_calibration_on_an_overconfident_model() -> Non
     assert (probs < calibration.FLOOR).mean() > 0.3  # the case under test: many probabilities below the floor
     cal = calibration.Calibration("temperature", np.full(10, 0.25), np.zeros(10))
     np.testing.assert_allclose(build_served(model, cal).predict(images, verbose=0), cal.apply(probs), atol=1e-5)
+
 
 CALIBRATE_AND_HASH = """
 import hashlib, numpy as np
