@@ -78,7 +78,7 @@ PYTEST_WORKERS ?= 2
 xdist = -n $(PYTEST_WORKERS)$(if $(filter 0,$(PYTEST_WORKERS)),, --dist $(1))
 
 test: setup lint browser postgres
-	$(BIN)/python -m pytest -ra $(call xdist,loadscope --no-loadscope-reorder)
+	$(BIN)/python -m pytest -ra --durations=25 $(call xdist,loadscope --no-loadscope-reorder)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

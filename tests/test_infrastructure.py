@@ -18,12 +18,13 @@ def test_ci_runs_the_readmes_test_command_on_two_workers() -> None:
     ci = (ROOT / ".ci/run").read_text()
     assert re.search(r"^LUCKYBAG_ALL_BACKENDS=1 make test$", ci, re.M)
     for target, extra in (
-        ("test", "loadscope --no-loadscope-reorder"),
+        ("test", "loadscope --no-loadscope-reorder"),  # make test also prints the 25 slowest
         ("test-fast", 'load -m "not slow and not acceptance"'),
     ):
         dry = run(["make", "-n", "--always-make", target], ROOT).stdout.splitlines()
         pytest_lines = [line for line in dry if " -m pytest " in line]
-        assert pytest_lines == [f".venv/bin/python -m pytest -ra -n 2 --dist {extra}"], dry
+        durations = " --durations=25" if target == "test" else ""
+        assert pytest_lines == [f".venv/bin/python -m pytest -ra{durations} -n 2 --dist {extra}"], dry
     assert all((ROOT / name).is_file() for name in LONGEST_FIRST)
     one = run(["make", "-n", "--always-make", "test-fast", "PYTEST_WORKERS=0"], ROOT).stdout
     assert '.venv/bin/python -m pytest -ra -n 0 -m "not slow and not acceptance"' in one

@@ -11,8 +11,7 @@ from luckybag.contract import CLASS_NAMES
 from luckybag.pipeline.params import Params, TrainParams
 
 MIN_BIN_COUNT = 30  # fewer items than this in a confidence bin say too little to report
-# Measured by benchmarks/ood_real.py after a repro (not a dvc dep: tiny project copies have no benchmarks/); the card
-# quotes whatever it last wrote.
+# Measured by benchmarks/ood_real.py after a repro; a dep of the model_card stage, so the card quotes what it last wrote.
 OOD_RESULTS = Path("benchmarks/results/ood_real.json")
 INTENDED_INPUT = """Intended input: a photo of one item alone on a plain backdrop, light or dark (the CLI tells
 which and inverts a light one), or 28×28 pixels like the data set's. The CLI flags inputs unlike the

@@ -245,7 +245,7 @@ def test_dry_run_prints_the_commands() -> None:
     done = luckybag_grid(ROOT, "--grid", str(grid), "--dry", "--only", "sgd-lr0.1-drop0.3")
     assert done.stdout.splitlines() == [
         "dvc --wait-for-lock exp run --temp -n sgd-lr0.1-drop0.3 -S train.learning_rate=0.1 -S train.momentum=0.9"
-        " -S 'export.check=[\"onnx\"]' -S train.optimizer=sgd -S train.dropout=0.3"
+        " -S 'export.check=[onnx]' -S train.optimizer=sgd -S train.dropout=0.3"
     ]
     # The repo's grid: 7 optimizer options x 2 dropout options, all valid names.
     assert [exp.name for exp in load_grid(ROOT / "grid.yaml").experiments][:4] == [

@@ -104,3 +104,63 @@ def test_readme_predict_example_prints_its_figures(real_run: Path) -> None:
     assert any("%" in line for lines in shown for line in lines)  # the figures are among what is checked
     for index, cmd in enumerate(block):
         assert_prints_in_order(cmd, *results.get(index, (None, "")), [normalized(s) for s in cmd.shown if s.strip()])
+
+
+# --- the real model's detector, as the CLI uses it (no mock) ----------------------------------------------
+
+
+def letter(path: Path, char: str) -> Path:
+    import matplotlib
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), 64)
+    canvas = Image.new("L", (96, 96), 255)
+    ImageDraw.Draw(canvas).text((48, 48), char, fill=0, font=font, anchor="mm")
+    canvas.save(path)
+    return path
+
+
+def test_the_real_detector_flags_real_non_items_and_passes_test_items(real_run: Path, tmp_path: Path, capsys) -> None:
+    import skimage.data
+    from PIL import Image
+
+    from luckybag import cli
+    from luckybag.pipeline.data import load_split
+    from luckybag.serve import screening
+
+    model = real_run / "models" / "model.onnx"
+    detector, notice = screening.find(model)
+    assert detector is not None, notice
+    Image.fromarray(skimage.data.astronaut()).save(tmp_path / "astronaut.png")
+    for i, item in enumerate(load_split(real_run / "data" / "prepared" / "test.npz").images[:2]):
+        Image.fromarray(item).save(tmp_path / f"item{i}.png")
+    paths = [
+        tmp_path / "astronaut.png",
+        letter(tmp_path / "A.png", "A"),
+        tmp_path / "item0.png",
+        tmp_path / "item1.png",
+    ]
+    assert cli.main(["predict", "--json", "--model", str(model), *map(str, paths)]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert [r["in_distribution"] for r in records] == [False, False, True, True]
+    assert all(r["ood_threshold"] == detector.threshold for r in records)
+    assert [r["ood_score"] > r["ood_threshold"] for r in records] == [True, True, False, False]
+    assert cli.main(["bag", "--model", str(model), *map(str, paths)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("; left out 2 inputs not like a fashion item")
+
+
+def test_a_copied_real_model_without_its_detector_says_so_once(real_run: Path, tmp_path: Path, capsys) -> None:
+    import shutil
+
+    from luckybag import cli
+
+    model = real_run / "models" / "model.onnx"
+    shutil.copy(model, tmp_path / "model.onnx")
+    shutil.copy(model.with_name("labels.json"), tmp_path / "labels.json")
+    letter(tmp_path / "A.png", "A")
+    assert cli.main(["predict", str(tmp_path / "A.png"), "--model", str(tmp_path / "model.onnx")]) == 0
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [
+        f"note: {tmp_path / 'ood'}/ not found beside model.onnx: answers are unscreened (`dvc repro` fits it)"
+    ]
+    assert "!" not in out

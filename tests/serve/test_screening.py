@@ -1,15 +1,11 @@
-"""The screen stage's detector as the CLI uses it: its maths, whose model it is, and the committed model's detector
-on real pictures (a photograph and a printed letter flagged, test items passing). No mocks."""
+"""The screen stage's detector as the CLI uses it: its maths and whose model it is. No mocks. The real model's
+detector on real pictures is checked on the acceptance run (tests/pipeline/test_acceptance.py)."""
 
 import json
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
 
-from luckybag import cli
 from luckybag.serve import screening
 from tests.conftest import ROOT
 
@@ -64,57 +60,3 @@ def test_a_broken_detector_is_one_line_naming_the_file(tmp_path):
     (tmp_path / "ood" / screening.FEATURES).write_bytes(b"junk")
     with pytest.raises(screening.DetectorError, match=r"features.onnx: cannot load it as an ONNX feature graph"):
         screening.find(model)
-
-
-@pytest.fixture(scope="module")
-def committed_detector() -> screening.Detector:
-    detector, notice = screening.find(MODEL) if MODEL.exists() else (None, "no models/model.onnx")
-    if detector is None:
-        pytest.skip(f"{notice}: `dvc repro` makes the real model and its detector")
-    return detector
-
-
-def letter(path: Path, char: str) -> Path:
-    import matplotlib
-
-    font = ImageFont.truetype(str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"), 64)
-    canvas = Image.new("L", (96, 96), 255)
-    ImageDraw.Draw(canvas).text((48, 48), char, fill=0, font=font, anchor="mm")
-    canvas.save(path)
-    return path
-
-
-def test_the_committed_detector_flags_real_non_items_and_passes_test_items(committed_detector, tmp_path, capsys):
-    import skimage.data
-
-    from luckybag.pipeline.data import load_split
-
-    Image.fromarray(skimage.data.astronaut()).save(tmp_path / "astronaut.png")
-    items = load_split(ROOT / "data" / "prepared" / "test.npz").images[:2]
-    for i, item in enumerate(items):
-        Image.fromarray(item).save(tmp_path / f"item{i}.png")
-    paths = [
-        tmp_path / "astronaut.png",
-        letter(tmp_path / "A.png", "A"),
-        tmp_path / "item0.png",
-        tmp_path / "item1.png",
-    ]
-    assert cli.main(["predict", "--json", *map(str, paths)]) == 0
-    records = json.loads(capsys.readouterr().out)
-    assert [r["in_distribution"] for r in records] == [False, False, True, True]
-    assert all(r["ood_threshold"] == committed_detector.threshold for r in records)
-    assert [r["ood_score"] > r["ood_threshold"] for r in records] == [True, True, False, False]
-    assert cli.main(["bag", *map(str, paths)]) == 0
-    assert capsys.readouterr().out.splitlines()[0].endswith("; left out 2 inputs not like a fashion item")
-
-
-def test_a_copied_model_without_its_detector_says_so_once(committed_detector, tmp_path, capsys):
-    shutil.copy(MODEL, tmp_path / "model.onnx")
-    shutil.copy(MODEL.with_name("labels.json"), tmp_path / "labels.json")
-    letter(tmp_path / "A.png", "A")
-    assert cli.main(["predict", str(tmp_path / "A.png"), "--model", str(tmp_path / "model.onnx")]) == 0
-    out, err = capsys.readouterr()
-    assert err.splitlines() == [
-        f"note: {tmp_path / 'ood'}/ not found beside model.onnx: answers are unscreened (`dvc repro` fits it)"
-    ]
-    assert "!" not in out

@@ -1,0 +1,55 @@
+"""How long CI and the fast tests take: `CI=true bash .ci/run` and `make test-fast` on a fresh clone of HEAD.
+
+The clone starts without .venv (so .ci/run's set-up is timed too); pytest's own session time is read from its
+summary line. Writes benchmarks/results/test_times.json. Run it on a quiet machine: `python benchmarks/test_times.py`.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from provenance import ROOT, provenance
+
+OUT = ROOT / "benchmarks" / "results" / "test_times.json"
+SESSION = re.compile(r" in ([\d.]+)s")
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict:
+    start = time.monotonic()
+    with open(log, "w") as fh:
+        done = subprocess.run(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT)
+    text = log.read_text(errors="replace")
+    summary = [line for line in text.splitlines() if line.startswith("=") and " in " in line]
+    sessions = [float(m) for line in summary for m in SESSION.findall(line)]
+    return {
+        "command": " ".join(cmd),
+        "rc": done.returncode,
+        "wall_s": round(time.monotonic() - start, 1),
+        "pytest_s": sessions[-1] if sessions else None,
+        "summary": summary[-1] if summary else None,
+    }
+
+
+def main() -> None:
+    results = {"provenance": provenance(), "load_before": os.getloadavg()[0]}
+    with tempfile.TemporaryDirectory() as tmp:
+        clone = Path(tmp) / "luckybag"
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+        env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")} | {"CI": "true"}
+        env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if ".venv" not in p)
+        results["ci"] = timed(["bash", ".ci/run"], clone, env, ROOT / "benchmarks" / "results" / "ci.log")
+        print(json.dumps(results["ci"]), flush=True)
+        results["test_fast"] = timed(["make", "test-fast"], clone, env, Path(tmp) / "fast.log")
+        print(json.dumps(results["test_fast"]), flush=True)
+    results["load_after"] = os.getloadavg()[0]
+    OUT.write_text(json.dumps(results, indent=2) + "\n")
+    sys.exit(results["ci"]["rc"])
+
+
+if __name__ == "__main__":
+    main()
