@@ -1,7 +1,9 @@
 """How long CI and the fast tests take: `CI=true bash .ci/run` and `make test-fast` on a fresh clone of HEAD.
 
 The clone starts without .venv (so .ci/run's set-up is timed too); pytest's own session time is read from its
-summary line. Writes benchmarks/results/test_times.json. Run it on a quiet machine: `python benchmarks/test_times.py`.
+summary line. Writes benchmarks/results/test_times.json. Run it on a quiet machine: `python benchmarks/test_times.py`;
+`python benchmarks/test_times.py NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL"` runs both with that environment
+(numpy without its AVX-512 kernels: another CPU).
 """
 
 import json
@@ -35,14 +37,23 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict:
     }
 
 
+def durations(log: Path) -> str:
+    """pytest's slowest-25 table and its summary lines, from the CI log."""
+    lines = log.read_text(errors="replace").splitlines()
+    start = next((i for i, line in enumerate(lines) if "slowest 25 durations" in line), len(lines))
+    return "\n".join(lines[start:]) + "\n"
+
+
 def main() -> None:
-    results = {"provenance": provenance(), "load_before": os.getloadavg()[0]}
+    extra = dict(arg.split("=", 1) for arg in sys.argv[1:])  # KEY=VALUE settings for both runs
+    results = {"provenance": provenance(), "environment": extra, "load_before": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory() as tmp:
         clone = Path(tmp) / "luckybag"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
-        env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")} | {"CI": "true"}
+        env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")} | {"CI": "true"} | extra
         env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if ".venv" not in p)
-        results["ci"] = timed(["bash", ".ci/run"], clone, env, ROOT / "benchmarks" / "results" / "ci.log")
+        results["ci"] = timed(["bash", ".ci/run"], clone, env, Path(tmp) / "ci.log")
+        (OUT.parent / "ci-durations.txt").write_text(durations(Path(tmp) / "ci.log"))
         print(json.dumps(results["ci"]), flush=True)
         results["test_fast"] = timed(["make", "test-fast"], clone, env, Path(tmp) / "fast.log")
         print(json.dumps(results["test_fast"]), flush=True)

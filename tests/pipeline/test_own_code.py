@@ -12,7 +12,9 @@ pytestmark = pytest.mark.slow
 
 # A plain user's shell: no PYTHONPATH (run() would otherwise put "." on it); PYTHONVERBOSE logs every import's file.
 PLAIN_USER = {"PYTHONPATH": "", "PYTHONVERBOSE": "1"}
-CODE_FILE = re.compile(r"(/[^\s'\"]*/(?:luckybag|stages)/[^\s'\"]*\.py)c?\b")
+# A module of the package or a stage: luckybag/NAME.py, luckybag/SUBPACKAGE/NAME.py or stages/NAME.py. Not any file
+# below a directory that happens to be called luckybag (a checkout's .venv/lib/...).
+CODE_FILE = re.compile(r"(/[^\s'\"]*/(?:luckybag|stages)/(?:[a-z_]+/)?[a-z_]+\.py)c?\b")
 
 
 def installed_luckybag(cwd: Path) -> Path | None:
