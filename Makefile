@@ -44,28 +44,27 @@ data:
 	  fi; \
 	fi
 
-# Debian's chromium for the browser test of the plots page (tests/test_plots_page.py).
-browser:
-	@if ! command -v chromium >/dev/null; then \
+# $(call apt_package,TEST,PACKAGE,FOR): install Debian's PACKAGE (as root, with apt) unless the shell TEST
+# finds it; without apt or root, warn that the tests FOR will skip (and fail under CI=true).
+define apt_package
+	@if ! $(1) >/dev/null 2>&1; then \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	    echo "Installing Debian's chromium for the plots page test"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 chromium >/dev/null; \
+	    echo "Installing Debian's $(2) for $(3)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 $(2) >/dev/null; \
 	  else \
-	    echo "warning: no chromium and no apt as root; tests/test_plots_page.py will skip (fail under CI=true)" >&2; \
+	    echo "warning: no $(2) and no apt as root; $(3) will skip (fail under CI=true)" >&2; \
 	  fi; \
 	fi
+endef
 
-# Debian's PostgreSQL server for the test of a search shared by two machines (tests/lab/test_search*.py);
-# the tests start their own server as an unprivileged user on a free port.
+# Debian's chromium for the browser test of the plots page.
+browser:
+	$(call apt_package,command -v chromium,chromium,tests/test_plots_page.py)
+
+# Debian's PostgreSQL server for the test of a search shared by two machines; the tests start their own
+# server as an unprivileged user on a free port.
 postgres:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
-	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	    echo "Installing Debian's postgresql for the shared-search test"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 postgresql >/dev/null; \
-	  else \
-	    echo "warning: no PostgreSQL server and no apt as root; the shared-search test will skip (fail under CI=true)" >&2; \
-	  fi; \
-	fi
+	$(call apt_package,ls /usr/lib/postgresql/*/bin/initdb,postgresql,tests/lab/test_search.py)
 
 repro: setup
 	$(BIN)/dvc repro
