@@ -1,6 +1,6 @@
 """Stage screen: the CLI's out-of-distribution detector for the exported model, written beside it in models/ood/.
 
-The served model cut before its logits is exported as an ONNX feature graph; the detector's statistics are fitted
+The served ONNX model cut before its logits is the feature graph; the detector's statistics are fitted
 on the training split's features and pixels, its threshold on the validation split's (luckybag/pipeline/ood.py).
 """
 
@@ -9,9 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from luckybag.backend import use_backend
 from luckybag.contract import EXPORT_FILES, MODELS_DIR
-from luckybag.errors import LuckybagError, main_guard
+from luckybag.errors import main_guard
 from luckybag.pipeline import ood
 from luckybag.pipeline.data import load_split
 from luckybag.pipeline.params import load_params
@@ -21,24 +20,13 @@ from luckybag.serve import screening
 SERVED = {kind: MODELS_DIR / EXPORT_FILES[kind][0] for kind in ("keras", "onnx")}
 
 
-def export_features(model_path: Path, onnx_path: Path) -> None:
-    use_backend("tensorflow")  # ONNX export needs it
-    import keras
-
-    try:
-        served = keras.models.load_model(model_path, safe_mode=True, compile=False)
-    except Exception as err:  # noqa: BLE001 - any loader failure means the file is not the export's
-        raise LuckybagError(f"{model_path}: not a loadable Keras model ({type(err).__name__}); re-run export") from None
-    ood.feature_model(served).export(str(onnx_path), format="onnx", verbose=False)
-
-
 @main_guard
 def main() -> None:
     load_params()  # a bad value anywhere stops here, as in every stage
     train, val = load_split(prepared("train")), load_split(prepared("val"))
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = Path(tmp) / screening.FEATURES
-        export_features(SERVED["keras"], onnx_path)
+        ood.feature_graph(SERVED["onnx"], onnx_path)
         features = screening.onnx_features(onnx_path)
         arrays = ood.fit_statistics(features(train.images), train.labels, train.images)
         raw = screening.part_scores(arrays, features(val.images), val.images)

@@ -6,10 +6,10 @@ the validation split. The test split is never looked at.
 
 import math
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from luckybag.errors import LuckybagError, one_line
 from luckybag.io import atomic_dir, save_npz, write_json
 from luckybag.pipeline.calibration import snap
 from luckybag.serve import screening
@@ -27,13 +27,20 @@ def on_grid(values: np.ndarray) -> np.ndarray:
     return np.round(values / step) * step + 0.0  # + 0.0: no -0.0, whose bytes differ
 
 
-def feature_model(served: Any) -> Any:
-    """The served model cut before its logits: raw pixels in, the penultimate features out."""
-    import keras
+def feature_graph(served_onnx: Path, out: Path) -> None:
+    """The served ONNX graph cut before its logits: raw pixels in, the penultimate features out (no framework)."""
+    import onnx
+    from onnx.utils import Extractor
 
-    features = keras.Model(served.inputs, served.get_layer("logits").input, name="features")
-    features([np.zeros((1, *served.input_shape[1:]), dtype="uint8")])  # built: ONNX export wants a called model
-    return features
+    try:
+        served = onnx.load(str(served_onnx))
+        (logits,) = [
+            node for node in served.graph.node if node.op_type in {"MatMul", "Gemm"} and "/logits" in node.name
+        ]
+    except Exception as err:  # noqa: BLE001 - unreadable, or a graph without one logits layer: not the export's
+        raise LuckybagError(f"{served_onnx}: not the export's ONNX model ({one_line(err)}); re-run export") from None
+    inputs = [tensor.name for tensor in served.graph.input]
+    onnx.save(Extractor(onnx.shape_inference.infer_shapes(served)).extract_model(inputs, [logits.input[0]]), str(out))
 
 
 def fit_statistics(features: np.ndarray, labels: np.ndarray, pixels: np.ndarray) -> dict[str, np.ndarray]:

@@ -81,7 +81,7 @@ def test_cnn_trains_evaluates_and_exports_every_format(prepared_project: Path) -
     params["train"].update(backend="tensorflow", model="cnn", epochs=2)
     params["train"]["cnn"].update(filters=[4, 8], dense_units=16, augment=True)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
-    for stage in ("train", "evaluate", "export", "model_card"):
+    for stage in ("train", "evaluate", "export", "model_card", "screen"):  # screen: the CNN's graph cut too
         run(["python", "-m", f"stages.{stage}"], prepared_project)
     assert json.loads((prepared_project / "metrics/train.json").read_text())["params_count"] == (
         40 + 296 + 16 * 7 * 7 * 8 + 16 + 170
@@ -89,6 +89,7 @@ def test_cnn_trains_evaluates_and_exports_every_format(prepared_project: Path) -
     exported = json.loads((prepared_project / "metrics/export.json").read_text())
     assert set(exported) == {"keras", "weights", "savedmodel", "onnx"}
     assert all(result["ok"] for result in exported.values()), exported
+    assert json.loads((prepared_project / "models/ood/detector.json").read_text())["feature_dims"] == 16  # Dense(16)
     card = (prepared_project / "models/MODEL_CARD.md").read_text()
     assert "(training only: random mirror, 2-pixel shift) → [Conv2D(4, 3x3) → ReLU] → MaxPool(2) → [Conv2D(8" in card
     assert "early stopping with patience 1 on val_loss" in card
