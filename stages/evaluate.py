@@ -96,6 +96,7 @@ def main() -> None:
     for kind, p in (("uncalibrated", probs["test"]), ("calibrated", calibrated["test"])):
         rows = calibration.reliability(p, test.labels, n_bins)
         write_json(RELIABILITY_DIR / f"{kind}.json", [row for row in rows if row["count"]])
+    write_json(RELIABILITY_DIR / "perfectly_calibrated.json", [{"confidence": c, "accuracy": c} for c in (0.0, 1.0)])
     for name in ("val", "test"):
         r = results[name]
         after = r["calibrated"] if name == "test" else r["calibrated_cross_fitted"]

@@ -57,6 +57,11 @@ def test_repro_then_experiment(tmp_path: Path) -> None:
     for name in EXPECTED_OUTPUTS:
         assert (tiny_project / name).exists(), name
 
+    reliability = json.loads(run(["dvc", "plots", "show", "--json"], tiny_project).stdout)["data"]["Reliability (test)"]
+    points = [(v["filename"], v["confidence"], v["accuracy"]) for v in reliability[0]["content"]["data"]["values"]]
+    assert {name for name, *_ in points} == {"uncalibrated.json", "calibrated.json", "perfectly_calibrated.json"}
+    assert [p[1:] for p in points if p[0] == "perfectly_calibrated.json"] == [(0.0, 0.0), (1.0, 1.0)]  # the diagonal
+
     evaluation = json.loads((tiny_project / "metrics/eval.json").read_text())
     assert {"accuracy", "loss"} <= set(evaluation["val"]) and {"accuracy", "loss"} <= set(evaluation["test"])
     assert {"ece", "nll", "brier", "accuracy"} <= set(evaluation["test"]["calibrated"])
