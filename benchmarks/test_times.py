@@ -1,9 +1,11 @@
 """How long CI and the fast tests take: `CI=true bash .ci/run` and `make test-fast` on a fresh clone of HEAD.
 
 The clone starts without .venv (so .ci/run's set-up is timed too); pytest's own session time is read from its
-summary line. Writes benchmarks/results/test_times.json. Run it on a quiet machine: `python benchmarks/test_times.py`;
-`python benchmarks/test_times.py NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL"` runs both with that environment
-(numpy without its AVX-512 kernels: another CPU).
+summary line. Run it on a quiet machine: `python benchmarks/test_times.py` writes
+benchmarks/results/test_times_native.json (and ci-durations-native.txt, pytest's slowest 25);
+`python benchmarks/test_times.py NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL" OPENBLAS_CORETYPE=Haswell` runs both
+with that environment (numpy and BLAS without their AVX-512 kernels: another CPU) and writes test_times.json and
+ci-durations.txt.
 """
 
 import json
@@ -17,7 +19,7 @@ from pathlib import Path
 
 from provenance import ROOT, provenance
 
-OUT = ROOT / "benchmarks" / "results" / "test_times.json"
+RESULTS = ROOT / "benchmarks" / "results"
 SESSION = re.compile(r" in ([\d.]+)s")
 
 
@@ -46,6 +48,7 @@ def durations(log: Path) -> str:
 
 def main() -> None:
     extra = dict(arg.split("=", 1) for arg in sys.argv[1:])  # KEY=VALUE settings for both runs
+    suffix = "" if extra else "_native"
     results = {"provenance": provenance(), "environment": extra, "load_before": os.getloadavg()[0]}
     with tempfile.TemporaryDirectory() as tmp:
         clone = Path(tmp) / "luckybag"
@@ -53,12 +56,12 @@ def main() -> None:
         env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")} | {"CI": "true"} | extra
         env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if ".venv" not in p)
         results["ci"] = timed(["bash", ".ci/run"], clone, env, Path(tmp) / "ci.log")
-        (OUT.parent / "ci-durations.txt").write_text(durations(Path(tmp) / "ci.log"))
+        (RESULTS / f"ci-durations{suffix.replace('_', '-')}.txt").write_text(durations(Path(tmp) / "ci.log"))
         print(json.dumps(results["ci"]), flush=True)
         results["test_fast"] = timed(["make", "test-fast"], clone, env, Path(tmp) / "fast.log")
         print(json.dumps(results["test_fast"]), flush=True)
     results["load_after"] = os.getloadavg()[0]
-    OUT.write_text(json.dumps(results, indent=2) + "\n")
+    (RESULTS / f"test_times{suffix}.json").write_text(json.dumps(results, indent=2) + "\n")
     sys.exit(results["ci"]["rc"])
 
 
