@@ -51,7 +51,9 @@ def clone(rev: str, directory: Path) -> str:
     # an experiment) must not be restored instead of run.
     cache = directory.parent / f"{directory.name}-cache"
     (cache / "runs").mkdir(parents=True)
-    (cache / "files").symlink_to(ROOT / ".dvc/cache/files", target_is_directory=True)
+    # The cache this project uses (a worktree's may be configured elsewhere with `dvc cache dir --local`).
+    project_cache = Path(sh(["dvc", "cache", "dir"], ROOT, capture=True).strip())
+    (cache / "files").symlink_to(project_cache / "files", target_is_directory=True)
     sh(["dvc", "cache", "dir", "--local", str(cache)], directory)
     return sh(["git", "rev-parse", "HEAD"], directory, capture=True).strip()
 
