@@ -11,6 +11,7 @@ Here the test checks that the workspace still holds the committed model, params 
 every example, and that every block with figures is the one the acceptance test runs.
 """
 
+import json
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, reproduced_project, run
+from tests.conftest import BIN, ROOT, reproduced_project, run
 
 MARKER = "<!-- readme-test"
 _BLOCK = re.compile(r"^```bash\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -187,3 +188,43 @@ def test_the_readme_examples_run_in_order_and_leave_the_committed_model(clone: P
     assert run(["dvc", "status"], clone).stdout.strip() == "Data and pipelines are up to date."
     shown = run(["dvc", "exp", "ls", "--name-only"], clone).stdout.split()
     assert {"sgd-nodrop", "sigmoid", "baseline-iter20"} <= set(shown)
+
+    # Only what depends on the changed params re-runs: train params re-run train and what reads its model.
+    ran = {
+        cmd.text.split(" -n ")[1].split()[0]: stages_ran(results[i][1])
+        for i, cmd in enumerate(all_commands)
+        if cmd.text.startswith("dvc exp run")
+    }
+    model_stages = ["check-params", "train", "evaluate", "export", "model_card", "screen", "plots"]
+    assert ran["sgd-nodrop"] == ran["sigmoid"] == ran["cnn"] == model_stages, ran
+    assert ran["baseline-iter20"] == ["check-params", "baseline"], ran
+    params = experiment_params(clone, "sgd-nodrop")["train"]
+    assert params["optimizer"] == "sgd" and params["dropout"] == 0
+
+
+def stages_ran(output: str) -> list[str]:
+    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
+
+
+def experiment_params(project: Path, name: str) -> dict:
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
+    (exp,) = [e for row in shown for group in row.get("experiments") or [] for e in group["revs"] if e["name"] == name]
+    return exp["data"]["params"]["params.yaml"]["data"]
+
+
+@pytest.mark.slow
+def test_the_experiments_report_of_a_readme_experiment(clone: Path) -> None:
+    """`luckybag experiments-report` on a real named experiment (the README's, run by the test above)."""
+    python = [str(BIN / "python"), "-m", "luckybag", "experiments-report"]
+    run([*python, "--names", "sgd-nodrop", "--out", "reports/experiments.md"], clone)
+    text = (clone / "reports/experiments.md").read_text()
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], clone).stdout)
+    (exp,) = [e for row in shown for g in row.get("experiments") or [] for e in g["revs"] if e["name"] == "sgd-nodrop"]
+    accuracy = exp["data"]["metrics"]["metrics/eval.json"]["data"]["test"]["accuracy"]
+    assert f"{accuracy:.4f}" in text.split("| `sgd-nodrop`")[1].splitlines()[0]
+    assert "- `sgd-nodrop`: `train.dropout=0`, `train.optimizer=sgd`" in text
+    missing = run([*python, "--names", "dense-best"], clone, check=False)
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr
+    assert missing.stderr.strip() == "error: no experiment named dense-best on commit " + (
+        run(["git", "rev-parse", "--short=7", "HEAD"], clone).stdout.strip() + "; run `make dense-best` first"
+    )

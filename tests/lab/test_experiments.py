@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from luckybag.lab.experiments_report import render
-from tests.conftest import BIN, ROOT, reproduced_project, run
+from tests.conftest import BIN, ROOT, run
 
 SEARCH = ROOT / "benchmarks/cnn_search.py"
 
@@ -203,26 +203,6 @@ def test_report_rows_come_from_each_run(monkeypatch: pytest.MonkeyPatch) -> None
     assert "- `cnn`: `train.dropout=0.4`" in text
     other = render("base1234567", baseline, {"cnn": exp_row("cnn", 0.91, 0.02, 0.3, rev="exp2")}, ["cnn"])
     assert "0.9100" in other and "- `cnn`: none" in other and "—" in other  # no timing file: a dash
-
-
-@pytest.mark.slow
-def test_report_from_a_real_named_experiment(tmp_path: Path) -> None:
-    project = reproduced_project(tmp_path)
-    run(["dvc", "exp", "run", "-n", "cnn", "-S", "train.dropout=0.1", "-S", "train.epochs=2"], project)
-    python = [str(BIN / "python"), "-m", "luckybag", "experiments-report"]
-    run([*python, "--names", "cnn", "--out", "reports/experiments.md"], project)
-    text = (project / "reports/experiments.md").read_text()
-    shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
-    groups = [group for row in shown for group in row.get("experiments") or []]
-    exp = next(r for group in groups for r in group["revs"] if r.get("name") == "cnn")
-    accuracy = exp["data"]["metrics"]["metrics/eval.json"]["data"]["test"]["accuracy"]
-    assert f"{accuracy:.4f}" in text.split("| `cnn`")[1].splitlines()[0]
-    assert "- `cnn`: `train.dropout=0.1`, `train.epochs=2`" in text
-    missing = run([*python, "--names", "dense-best"], project, check=False)
-    assert missing.returncode != 0 and "Traceback" not in missing.stderr
-    assert missing.stderr.strip() == "error: no experiment named dense-best on commit " + (
-        run(["git", "rev-parse", "--short=7", "HEAD"], project).stdout.strip() + "; run `make dense-best` first"
-    )
 
 
 if __name__ == "__main__":
