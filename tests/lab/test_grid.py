@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 PYTHON = sys.executable
 # The grids vary the baseline stage's params, so each experiment re-runs only that stage (seconds,
 # where training costs tens); it3-cv2 is the project's own setup, for which DVC re-runs nothing.
-# Training with the grid's -S values is what tests/pipeline/test_pipeline.py's experiment covers.
+# Training with -S values is what the README's experiments cover (tests/test_readme.py).
 GRID = {
     "axes": {
         "iter": {"it3": {"baseline.max_iter": 3}, "it4": {"baseline.max_iter": 4}},
