@@ -7,6 +7,7 @@ it, with its git history and DVC cache, for each module that needs one.
 
 import gzip
 import hashlib
+import json
 import os
 import shutil
 import struct
@@ -168,6 +169,17 @@ def run(
             f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         )
     return done
+
+
+def stages_ran(output: str) -> list[str]:
+    """The stages a `dvc repro` / `dvc exp run` ran, in order, from what it printed."""
+    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
+
+
+def shown_experiments(project: Path) -> dict[str, dict]:
+    """Experiment name -> its `dvc exp show --json` entry (params and metrics)."""
+    shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
+    return {exp["name"]: exp for row in shown for group in row.get("experiments") or [] for exp in group["revs"]}
 
 
 def tiny_params(mirror_dir: Path, checksums: dict[str, str]) -> dict:

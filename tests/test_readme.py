@@ -11,7 +11,6 @@ Here the test checks that the workspace still holds the committed model, params 
 every example, and that every block with figures is the one the acceptance test runs.
 """
 
-import json
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, ROOT, reproduced_project, run
+from tests.conftest import BIN, ROOT, reproduced_project, run, shown_experiments, stages_ran
 
 MARKER = "<!-- readme-test"
 _BLOCK = re.compile(r"^```bash\n(.*?)^```", re.MULTILINE | re.DOTALL)
@@ -198,18 +197,8 @@ def test_the_readme_examples_run_in_order_and_leave_the_committed_model(clone: P
     model_stages = ["check-params", "train", "evaluate", "export", "model_card", "screen", "plots"]
     assert ran["sgd-nodrop"] == ran["sigmoid"] == ran["cnn"] == model_stages, ran
     assert ran["baseline-iter20"] == ["check-params", "baseline"], ran
-    params = experiment_params(clone, "sgd-nodrop")["train"]
+    params = shown_experiments(clone)["sgd-nodrop"]["data"]["params"]["params.yaml"]["data"]["train"]
     assert params["optimizer"] == "sgd" and params["dropout"] == 0
-
-
-def stages_ran(output: str) -> list[str]:
-    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
-
-
-def experiment_params(project: Path, name: str) -> dict:
-    shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
-    (exp,) = [e for row in shown for group in row.get("experiments") or [] for e in group["revs"] if e["name"] == name]
-    return exp["data"]["params"]["params.yaml"]["data"]
 
 
 @pytest.mark.slow
@@ -218,9 +207,9 @@ def test_the_experiments_report_of_a_readme_experiment(clone: Path) -> None:
     python = [str(BIN / "python"), "-m", "luckybag", "experiments-report"]
     run([*python, "--names", "sgd-nodrop", "--out", "reports/experiments.md"], clone)
     text = (clone / "reports/experiments.md").read_text()
-    shown = json.loads(run(["dvc", "exp", "show", "--json"], clone).stdout)
-    (exp,) = [e for row in shown for g in row.get("experiments") or [] for e in g["revs"] if e["name"] == "sgd-nodrop"]
-    accuracy = exp["data"]["metrics"]["metrics/eval.json"]["data"]["test"]["accuracy"]
+    accuracy = shown_experiments(clone)["sgd-nodrop"]["data"]["metrics"]["metrics/eval.json"]["data"]["test"][
+        "accuracy"
+    ]
     assert f"{accuracy:.4f}" in text.split("| `sgd-nodrop`")[1].splitlines()[0]
     assert "- `sgd-nodrop`: `train.dropout=0`, `train.optimizer=sgd`" in text
     missing = run([*python, "--names", "dense-best"], clone, check=False)

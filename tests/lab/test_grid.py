@@ -1,6 +1,5 @@
 """The experiment grid (`luckybag grid`): real `dvc exp run --temp` runs in a throw-away project with tiny data."""
 
-import json
 import re
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from luckybag.errors import LuckybagError
 from luckybag.lab.grid import load_grid
 from luckybag.lab.grid_report import render_report
 from luckybag.lab.runs import check_name, failure_reason, stage_inputs
-from tests.conftest import ROOT, reproduced_project, run
+from tests.conftest import ROOT, reproduced_project, run, shown_experiments
 
 pytestmark = pytest.mark.slow
 
@@ -45,11 +44,6 @@ def exp_refs(project: Path) -> dict[str, str]:
     """Experiment name -> commit, from git's refs/exps."""
     out = run(["git", "for-each-ref", "--format=%(objectname) %(refname)", "refs/exps"], project).stdout
     return {line.split()[1].rsplit("/", 1)[1]: line.split()[0] for line in out.splitlines()}
-
-
-def shown_experiments(project: Path) -> dict[str, dict]:
-    shown = json.loads(run(["dvc", "exp", "show", "--json"], project).stdout)
-    return {exp["name"]: exp for row in shown for group in row.get("experiments") or [] for exp in group["revs"]}
 
 
 def table_rows(report: str) -> dict[str, list[str]]:

@@ -5,15 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import reproduced_project, run
+from tests.conftest import reproduced_project, run, stages_ran
 
 pytestmark = pytest.mark.slow
 
 SKIP = (".git", ".dvc")
-
-
-def stages_ran(output: str) -> list[str]:
-    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
 
 
 def snapshot(project: Path) -> dict[str, str]:

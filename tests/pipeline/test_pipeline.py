@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.conftest import REPRO_LOG, reproduced_project, run
+from tests.conftest import REPRO_LOG, reproduced_project, run, stages_ran
 
 pytestmark = pytest.mark.slow
 
@@ -32,10 +32,6 @@ EXPECTED_OUTPUTS = [
     "plots/reliability/calibrated.json",
     "metrics/export.json",
 ]
-
-
-def stages_ran(output: str) -> list[str]:
-    return [line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")]
 
 
 def test_repro_then_experiment(tmp_path: Path) -> None:
