@@ -33,11 +33,11 @@ def main() -> None:
         arrays, threshold = ood.calibrate(arrays, raw)
         flagged = float(np.mean(screening.combined(arrays, raw) > threshold))
         summary = {
-            "score": "max over parts of (raw - validation median) / (validation 99th percentile - median)",
+            "score": "Fisher's method: -sum(log p) of the parts' upper-tail p-values against the validation scores",
             "parts": list(screening.PARTS),
             "threshold": threshold,
             "models": {path.name: screening.md5(path) for path in SERVED.values()},
-            "fitted_on": {"statistics": "train split", "scales and threshold": "validation split"},
+            "fitted_on": {"statistics": "train split", "p-values and threshold": "validation split"},
             "train_images": len(train.images),
             "validation_images": len(val.images),
             "validation_flagged": flagged,

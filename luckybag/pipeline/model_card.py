@@ -15,9 +15,10 @@ MIN_BIN_COUNT = 30  # fewer items than this in a confidence bin say too little t
 OOD_RESULTS = Path("benchmarks/results/ood_real.json")
 INTENDED_INPUT = """Intended input: a photo of one item alone on a plain backdrop, light or dark (the CLI tells
 which and inverts a light one), or 28×28 pixels like the data set's. The CLI flags inputs unlike the
-training images with the screen stage's detector (`models/ood/`: Mahalanobis distances of the
-network's features and of the pixels; `"in_distribution": false`, a mark in the table) and leaves
-them out of `luckybag bag`."""
+training images with the screen stage's detector (`models/ood/`: the network's features' distance to
+the classes, the pixels' distance to the nearest training image, a bright border and a flat picture,
+combined by Fisher's method; `"in_distribution": false`, a mark in the table) and leaves them out of
+`luckybag bag`."""
 
 
 def screening_sentence(path: Path = OOD_RESULTS) -> str:

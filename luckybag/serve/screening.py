@@ -1,17 +1,20 @@
 """Flag inputs unlike the training data with the screen stage's detector (``ood/`` beside the served model).
 
-An image's score, the larger the stranger, is the largest of three parts, each scaled so that its validation-split
-median is 0 and its validation 99th percentile is 1 (Mahalanobis scores at two depths, as Lee et al. 2018 combine
-layers):
+Four parts score an image, each the larger the stranger:
 
-- features: the Mahalanobis distance of the model's penultimate features to the nearest class mean under one shared
-  covariance (Lee et al. 2018), means and covariance fitted on the training split;
-- pixel_distance: the Mahalanobis distance of the pixels (0-1) within the training split's principal components;
-- pixel_residual: how far the pixels lie off those components (the mean squared residual).
+- features: the squared Mahalanobis distance of the model's penultimate features to the nearest class mean under one
+  shared covariance (Lee et al. 2018), fitted on the training split;
+- pixel_neighbour: the distance to the nearest training image within the training pixels' principal components
+  (deep-kNN style, Sun et al. 2022, on pixels);
+- border: the mean brightness of the outermost ring of pixels (an item lies on black; a photo fills its frame);
+- flatness: minus the mean difference between neighbouring pixels (a blank or plain picture has none).
 
-An image whose score exceeds the threshold (the validation scores' 99th percentile) is flagged. The stage
-(``stages/screen.py``) fits it for one model; the detector names that model's files by their MD5, so another model
-is never screened with it. Serving needs numpy and onnxruntime only.
+Each part becomes an upper-tail p-value against the validation split's scores of that part (their empirical share
+at or above it; beyond their 99th percentile an exponential tail, the peaks-over-threshold model, scaled by the mean
+excess above it), and Fisher's method combines them: score = -sum(log p). An image whose score exceeds the
+threshold (the validation scores' 99th percentile) is flagged. The stage (``stages/screen.py``) fits it for one
+model; the detector names that model's files by their MD5, so another model is never screened with it. Serving
+needs numpy and onnxruntime only.
 """
 
 import hashlib
@@ -27,8 +30,10 @@ from luckybag.contract import DETECTOR_DIR
 from luckybag.errors import LuckybagError, one_line
 
 FEATURES, ARRAYS, SUMMARY = "features.onnx", "detector.npz", "detector.json"
-ARRAY_NAMES = ("means", "precision", "pixel_mean", "components", "variances", "center", "spread")
-PARTS = ("features", "pixel_distance", "pixel_residual")
+ARRAY_NAMES = ("means", "precision", "pixel_mean", "components", "neighbours", "validation", "tail_start", "tail_scale")
+PARTS = ("features", "pixel_neighbour", "border", "flatness")
+TAIL = 0.01  # the upper share of the validation scores where each part's exponential tail takes over
+CHUNK = 256  # images per block of nearest-neighbour distances (256 x 48,000 float64: 98 MB)
 UNSCREENED = "answers are unscreened"
 
 
@@ -40,23 +45,48 @@ def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
+def pixel_coordinates(arrays: dict[str, np.ndarray], images: np.ndarray) -> np.ndarray:
+    """Pixels (0-1) centred and projected on the training split's principal components."""
+    return (images.reshape(len(images), -1) / 255.0 - arrays["pixel_mean"]) @ arrays["components"].T
+
+
+def nearest_distance(points: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+    """Euclidean distance from each point to its nearest row of ``neighbours``, a block of points at a time."""
+    squared = (neighbours**2).sum(axis=1)
+    nearest = [
+        (squared - 2 * block @ neighbours.T).min(axis=1) + (block**2).sum(axis=1)
+        for block in np.array_split(points, max(1, -(-len(points) // CHUNK)))
+    ]
+    return np.sqrt(np.maximum(np.concatenate(nearest) if nearest else np.zeros(0), 0.0))
+
+
 def part_scores(arrays: dict[str, np.ndarray], features: np.ndarray, images: np.ndarray) -> np.ndarray:
-    """(n, 3) raw scores: squared Mahalanobis distances (features: to the nearest class mean; pixels: within the
-    principal components) and the mean squared pixel residual."""
+    """(n, 4) raw scores of the four parts (see the module's docstring), larger the stranger."""
     f = np.asarray(features, dtype=np.float64)
     means, precision = arrays["means"], arrays["precision"]
     projected = means @ precision
     distances = (f @ precision * f).sum(axis=1)[:, None] - 2 * f @ projected.T + (projected * means).sum(axis=1)
-    x = images.reshape(len(images), -1) / 255.0 - arrays["pixel_mean"]
-    coordinates = x @ arrays["components"].T
-    residual = x - coordinates @ arrays["components"]
-    within = (coordinates**2 / arrays["variances"]).sum(axis=1)
-    return np.stack([distances.min(axis=1), within, (residual**2).mean(axis=1)], axis=1)
+    x = np.asarray(images, dtype=np.float64).reshape(len(images), 28, 28) / 255.0
+    ring = np.ones((28, 28), dtype=bool)
+    ring[1:-1, 1:-1] = False
+    flatness = -(np.abs(np.diff(x, axis=1)).mean(axis=(1, 2)) + np.abs(np.diff(x, axis=2)).mean(axis=(1, 2)))
+    neighbour = nearest_distance(pixel_coordinates(arrays, images), arrays["neighbours"])
+    return np.stack([distances.min(axis=1), neighbour, x[:, ring].mean(axis=1), flatness], axis=1)
+
+
+def log_p_values(arrays: dict[str, np.ndarray], raw: np.ndarray) -> np.ndarray:
+    """Each part's log upper-tail p-value against the validation scores (sorted per part in ``validation``); in log
+    space, as the exponential tail of a far input underflows."""
+    validation, start, scale = arrays["validation"], arrays["tail_start"], arrays["tail_scale"]
+    n = len(validation)
+    at_or_above = np.stack([n - np.searchsorted(validation[:, j], raw[:, j]) for j in range(raw.shape[1])], axis=1)
+    empirical = np.log(np.maximum((at_or_above + 1) / (n + 1), TAIL))
+    return np.where(raw > start, np.log(TAIL) - np.maximum(raw - start, 0.0) / scale, empirical)
 
 
 def combined(arrays: dict[str, np.ndarray], raw: np.ndarray) -> np.ndarray:
-    """Each part scaled by its validation median and 99th percentile, then the larger of them."""
-    return ((raw - arrays["center"]) / arrays["spread"]).max(axis=1)
+    """Fisher's method: minus the sum of the parts' log p-values."""
+    return -log_p_values(arrays, raw).sum(axis=1)
 
 
 @dataclass(frozen=True)
