@@ -131,16 +131,17 @@ grid-report: $(STAMP)
 	$(BIN)/luckybag grid --grid grid.yaml --report reports/grid.md --report-only
 
 # The CNN chosen on validation from a clean start (cnn-screen.yaml, then cnn-final.yaml: reports/cnn-*.md) and the
-# dense recipe chosen by benchmarks/cnn_search.py (benchmarks/results/dense_search.json), as named experiments.
+# dense recipe: the best trial on validation of search.yaml's real search (reports/search.md), as named experiments.
 cnn: setup
 	$(BIN)/dvc exp run --temp -n cnn -S train.model=cnn -S train.backend=tensorflow -S train.batch_size=128 \
 	  -S train.lr_schedule=cosine -S train.monitor=val_accuracy -S train.patience=0 -S train.dropout=0.4 \
 	  -S 'train.cnn.filters=[32,64]' -S train.cnn.convs_per_block=2 -S train.cnn.batch_norm=true -S train.epochs=15
 
 dense-best: setup
-	$(BIN)/dvc exp run --temp -n dense-best -S train.batch_size=128 -S train.lr_schedule=cosine \
-	  -S train.monitor=val_accuracy -S train.patience=0 -S train.dropout=0.3 -S train.epochs=50 \
-	  -S 'train.hidden_layers=[{units: 512, activation: relu}, {units: 512, activation: relu}, {units: 512, activation: relu}]'
+	$(BIN)/dvc exp run --temp -n dense-best -S train.model=dense -S train.monitor=val_accuracy -S train.patience=0 \
+	  -S train.dropout=0.23551977065144197 -S train.optimizer=rmsprop -S train.learning_rate=0.0018620138067800864 \
+	  -S train.lr_schedule=cosine -S train.batch_size=128 -S train.epochs=20 \
+	  -S 'train.hidden_layers=[{units: 256, activation: swish}, {units: 256, activation: swish}]'
 
 experiments-report: $(STAMP)
 	$(BIN)/luckybag experiments-report --names cnn dense-best --out reports/experiments.md

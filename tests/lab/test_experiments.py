@@ -1,59 +1,16 @@
-"""The recipe searches (reports/cnn-*.md, benchmarks/cnn_search.py), `make cnn`/`make dense-best` and reports/experiments.md."""
+"""The recipe choices (reports/cnn-*.md, reports/search.md), `make cnn`/`make dense-best` and reports/experiments.md."""
 
-import importlib.util
 import json
 import re
 import shlex
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import yaml
 
 from luckybag.lab.experiments_report import render
-from tests.conftest import BIN, ROOT, run
-
-SEARCH = ROOT / "benchmarks/cnn_search.py"
-
-
-def load_search():
-    spec = importlib.util.spec_from_file_location("cnn_search", SEARCH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_choice_is_the_best_validation_accuracy_within_the_time_limit() -> None:
-    choose = load_search().choose
-    two_cores = {"cpus": 2}
-    candidates = {
-        "slow-best": {"val_accuracy": 0.95, "train_seconds": 900.0, "cpu_seconds": 1800.0, "machine": two_cores},
-        "fast": {"val_accuracy": 0.93, "train_seconds": 100.0, "cpu_seconds": 200.0, "machine": two_cores},
-        "fast-tie-slower": {"val_accuracy": 0.93, "train_seconds": 300.0, "cpu_seconds": 600.0, "machine": two_cores},
-        "worse": {"val_accuracy": 0.90, "train_seconds": 50.0, "cpu_seconds": 100.0, "machine": two_cores},
-        # wall time inflated 3x by other work on the machine: 500 s of the CPU's own time
-        "loaded": {"val_accuracy": 0.94, "train_seconds": 1500.0, "cpu_seconds": 1000.0, "machine": two_cores},
-        "no-cpu-record": {"val_accuracy": 0.96, "train_seconds": 700.0, "machine": two_cores},
-    }
-    assert choose(candidates, 600) == "loaded"
-    assert choose(candidates, 400) == "fast"
-    assert choose(candidates, 700) == "no-cpu-record"
-    assert choose(candidates, 10) is None
-
-
-def test_overrides_are_the_dvc_set_values() -> None:
-    search = load_search()
-    train = {"epochs": 20, "cnn": {"filters": [32, 64], "batch_norm": False}, "dropout": 0.3}
-    overrides = {"epochs": 25, "cnn.filters": [16, 32], "cnn.batch_norm": True}
-    params = search.with_overrides(train, overrides)
-    assert params == {"epochs": 25, "cnn": {"filters": [16, 32], "batch_norm": True}, "dropout": 0.3}
-    assert train["cnn"]["filters"] == [32, 64]  # the defaults are not modified
-    assert search.set_args(overrides) == [
-        "-S 'train.epochs=25'",
-        "-S 'train.cnn.filters=[16, 32]'",
-        "-S 'train.cnn.batch_norm=true'",
-    ]
+from tests.conftest import ROOT
 
 
 def make_target_sets(target: str) -> dict[str, object]:
@@ -106,71 +63,33 @@ def test_make_cnn_runs_the_finalist_chosen_on_validation_from_a_clean_start() ->
     assert "-n cnn" in (ROOT / "Makefile").read_text()
 
 
-@pytest.mark.parametrize(("target", "family"), [("dense-best", "dense")])
-def test_make_targets_run_the_candidate_chosen_on_validation(target: str, family: str) -> None:
-    """The recipe is chosen in two steps (BENCHMARKS.md): every candidate screened on validation (on a GPU), then the
-    finalists trained here, chosen on validation within the time limit. The choice must hold in both: the search's
-    pick among the finalists, and the most accurate of all the screened candidates."""
-    search = load_search()
-    results = json.loads((ROOT / f"benchmarks/results/{family}_search.json").read_text())
-    screened = json.loads((ROOT / f"benchmarks/results/{family}_screen_h200.json").read_text())["candidates"]
-    chosen = results["chosen"]["name"]
-    assert chosen == search.choose(results["candidates"], results["chosen"]["max_seconds"])
-    assert set(results["candidates"]) <= set(screened)  # every finalist was screened
-    assert len(screened) >= 5  # a choice among several, not one
-    assert chosen == max(screened, key=lambda name: screened[name]["val_accuracy"])
-    assert make_target_sets(target) == results["candidates"][chosen]["overrides"]
-    assert f"-n {target}" in (ROOT / "Makefile").read_text()
+def search_best(path: Path) -> tuple[str, dict[str, str]]:
+    """The best trial's name and params (table cells as printed) of a search report (luckybag search --report-only)."""
+    lines = [line for line in path.read_text().splitlines() if line.startswith("| ") and "---" not in line]
+    header = [cell.strip().strip("`") for cell in lines[0].strip("|").split("|")]
+    cells = [cell.strip() for cell in lines[1].strip("|").split("|")]
+    row = dict(zip(header, cells, strict=True))
+    return row["experiment"].strip("`"), {key: value for key, value in row.items() if key.startswith("train.")}
 
 
-def write_split(path: Path, n: int, rng: np.random.Generator) -> None:
-    labels = np.arange(n) % 10
-    images = np.zeros((n, 28, 28), dtype=np.uint8)
-    for i, label in enumerate(labels):  # a bright band whose row is the label: learnable in an epoch
-        images[i, 2 * label : 2 * label + 3] = 200
-    images = np.clip(images + rng.integers(0, 40, images.shape), 0, 255).astype(np.uint8)
-    np.savez(path, images=images, labels=labels.astype(np.uint8))
+def test_make_dense_best_runs_the_searchs_best_trial_on_validation() -> None:
+    """`make dense-best` is the best trial on validation of search.yaml's real search (reports/search.md), with the
+    search's defaults; floats as precise as the report prints them."""
+    from luckybag.lab.space import read_space
 
-
-@pytest.mark.slow
-def test_search_ranks_on_validation_and_tests_only_the_choice(tmp_path: Path) -> None:
-    rng = np.random.default_rng(0)
-    data = tmp_path / "prepared"
-    data.mkdir()
-    for name, n in (("train", 400), ("val", 200), ("test", 200)):
-        write_split(data / f"{name}.npz", n, rng)
-    candidates = tmp_path / "candidates.json"
-    layer = [{"units": 16, "activation": "relu"}]
-    candidates.write_text(
-        json.dumps(
-            {
-                "logreg-1": {"epochs": 1, "hidden_layers": [], "dropout": 0.0},
-                "mlp-4": {"epochs": 4, "hidden_layers": layer, "learning_rate": 0.01},
-            }
-        )
-    )
-    results = tmp_path / "results.json"
-    common = [str(BIN / "python"), str(SEARCH), "--family", "dense", "--candidates", str(candidates)]
-    common += ["--data", str(data), "--results", str(results), "--checkpoints", str(tmp_path / "ck")]
-
-    ranked = run(common, tmp_path)
-    assert "test accuracy" not in ranked.stdout  # ranking alone never looks at the test split
-    saved = json.loads(results.read_text())
-    assert set(saved["candidates"]) == {"logreg-1", "mlp-4"}
-    best = max(saved["candidates"], key=lambda n: saved["candidates"][n]["val_accuracy"])
-    for record in saved["candidates"].values():
-        assert 0 <= record["val_accuracy"] <= 1 and record["train_seconds"] > 0
-        assert "test_accuracy" not in record
-
-    tested = run([*common, "--pick-only", "--test"], tmp_path)
-    assert re.findall(r"test accuracy", tested.stdout) == ["test accuracy"]  # one figure: the choice's
-    saved = json.loads(results.read_text())
-    assert saved["chosen"]["name"] == best and 0 <= saved["chosen"]["test_accuracy"] <= 1
-    assert f"{best}: test accuracy {saved['chosen']['test_accuracy']:.4f}" in tested.stdout
-
-    bad = run([*common, "--only", "nope"], tmp_path, check=False)
-    assert bad.returncode != 0 and bad.stderr.strip().startswith("error: --only: unknown candidate")
-    assert "Traceback" not in bad.stderr
+    name, best = search_best(ROOT / "reports/search.md")
+    assert re.search(rf"\*\*Best: `{name}`\*\*", (ROOT / "reports/search.md").read_text())
+    layers = [
+        {"units": int(best.pop("train.hidden_layers.units")), "activation": best.pop("train.hidden_layers.activation")}
+    ]
+    expected = {key.removeprefix("train."): yaml.safe_load(value) for key, value in best.items()}
+    expected["hidden_layers"] = layers * int(expected.pop("hidden_layers.layers"))
+    fixed = read_space(ROOT / "search.yaml").fixed  # the search's train defaults; export.check changes no model
+    expected |= {key.removeprefix("train."): value for key, value in fixed.items() if key.startswith("train.")}
+    made = make_target_sets("dense-best")
+    rounded = {key: float(f"{value:.6g}") if isinstance(value, float) else value for key, value in made.items()}
+    assert rounded == expected
+    assert "-n dense-best" in (ROOT / "Makefile").read_text()
 
 
 def exp_row(name: str, accuracy: float, ece: float, dropout: float, rev: str = "abc") -> dict:
