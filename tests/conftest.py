@@ -38,6 +38,7 @@ PROJECT_FILES = [
     "pyproject.toml",
     ".gitignore",
     "benchmarks/results/ood_real.json",
+    "benchmarks/results/shop_photos.json",
 ]
 
 

@@ -13,6 +13,7 @@ from luckybag.pipeline.params import Params, TrainParams
 MIN_BIN_COUNT = 30  # fewer items than this in a confidence bin say too little to report
 # Measured by benchmarks/ood_real.py after a repro; a dep of the model_card stage, so the card quotes what it last wrote.
 OOD_RESULTS = Path("benchmarks/results/ood_real.json")
+PHOTO_RESULTS = Path("benchmarks/results/shop_photos.json")  # benchmarks/shop_photos.py, a dep of the stage too
 INTENDED_INPUT = """Intended input: a photo of one item alone on a plain backdrop, light or dark (the CLI tells
 which and inverts a light one), or 28×28 pixels like the data set's. The CLI flags inputs unlike the
 training images with the screen stage's detector (`models/ood/`: the network's features' distance to
@@ -32,6 +33,24 @@ def screening_sentence(path: Path = OOD_RESULTS) -> str:
         for name, row in results["sets"].items()
     )
     return f"Flagged on real pictures no fit saw (`{results['command']}`, model MD5 {results['model_md5']}): {sets}."
+
+
+def photos_sentence(path: Path = PHOTO_RESULTS) -> str:
+    """How the model did on generated shop photos of test items, as ``benchmarks/shop_photos.py`` wrote it."""
+    if not path.is_file():
+        return f"Not measured on shop photos (`{PHOTO_RESULTS}` is missing)."
+    results = json.loads(path.read_text(encoding="utf-8"))
+    test, sets = results["test_set"], {"shop_photos": "first", "studio_photos": "studio (second)"}
+    measured = "; ".join(
+        f"{name} generator {results[key]['accuracy']:.1%} accurate, ECE {results[key]['ece']:.1%}"
+        for key, name in sets.items()
+        if key in results
+    )
+    return (
+        f"On photos of test items made by two photo generators (`{results['command']}`, model MD5 "
+        f"{results['model_md5']['models/model.onnx']}): {measured}, against {test['accuracy']:.1%} and ECE "
+        f"{test['ece']:.1%} on the test images themselves."
+    )
 
 
 def _layers(train: TrainParams) -> str:
@@ -169,4 +188,5 @@ class (`luckybag predict`, `luckybag bag`). {calibration_sentence(bins)}
   (the CLI does) and may still be out of distribution: the probabilities then mean less.
 - {confusion_sentence(confusion)}
 - Calibration holds for data like the test set; it is not a guarantee for any single item.
+- {photos_sentence()}
 """

@@ -54,3 +54,23 @@ def test_two_metric_inputs_give_two_different_sentences() -> None:
     a_bins, b_bins = reliability(*confident_set(400, 0.8, 0.8)), reliability(*confident_set(300, 0.8, 0.7))
     assert calibration_sentence(a_bins) != calibration_sentence(b_bins)
     assert confusion_sentence(confusion_with({(0, 6): 30})) != confusion_sentence(confusion_with({(7, 9): 30}))
+
+
+def test_benchmark_sentences_quote_their_files_or_say_they_are_missing(tmp_path) -> None:
+    import json
+
+    from luckybag.pipeline.model_card import photos_sentence, screening_sentence
+
+    ood = {"command": "python benchmarks/ood_real.py", "model_md5": "abc"}
+    ood["sets"] = {"photographs": {"count": 238, "flagged": 0.8445, "auroc_score": 0.9773}}
+    (tmp_path / "ood.json").write_text(json.dumps(ood))
+    assert "photographs 84.5% of 238 (AUROC 0.9773)" in screening_sentence(tmp_path / "ood.json")
+    photos = {"command": "python benchmarks/shop_photos.py", "model_md5": {"models/model.onnx": "abc"}}
+    photos |= {"test_set": {"accuracy": 0.8743, "ece": 0.0097}, "studio_photos": {"accuracy": 0.7283, "ece": 0.0599}}
+    (tmp_path / "photos.json").write_text(json.dumps(photos))
+    assert "studio (second) generator 72.8% accurate, ECE 6.0%, against 87.4%" in photos_sentence(
+        tmp_path / "photos.json"
+    )
+    assert "is missing" in screening_sentence(tmp_path / "none.json") and "is missing" in photos_sentence(
+        tmp_path / "x"
+    )
