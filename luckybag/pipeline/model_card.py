@@ -26,30 +26,38 @@ def screening_sentence(path: Path = OOD_RESULTS) -> str:
     """What ``benchmarks/ood_real.py`` measured, as it wrote it; nothing when it has not run."""
     if not path.is_file():
         return f"The screening has not been measured on real pictures (`{OOD_RESULTS}` is missing)."
-    results = json.loads(path.read_text(encoding="utf-8"))
-    sets = "; ".join(
-        f"{name} {row['flagged']:.1%} of {row['count']:,}"
-        + (f" (AUROC {row['auroc_score']})" if "auroc_score" in row else "")
-        for name, row in results["sets"].items()
-    )
-    return f"Flagged on real pictures no fit saw (`{results['command']}`, model MD5 {results['model_md5']}): {sets}."
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+        sets = "; ".join(
+            f"{name} {row['flagged']:.1%} of {row['count']:,}"
+            + (f" (AUROC {row['auroc_score']})" if "auroc_score" in row else "")
+            for name, row in results["sets"].items()
+        )
+        command, model = results["command"], results["model_md5"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        return f"The screening's measurements (`{path}`) cannot be read."
+    return f"Flagged on real pictures no fit saw (`{command}`, model MD5 {model}): {sets}."
 
 
 def photos_sentence(path: Path = PHOTO_RESULTS) -> str:
     """How the model did on generated shop photos of test items, as ``benchmarks/shop_photos.py`` wrote it."""
     if not path.is_file():
         return f"Not measured on shop photos (`{PHOTO_RESULTS}` is missing)."
-    results = json.loads(path.read_text(encoding="utf-8"))
-    test, sets = results["test_set"], {"shop_photos": "first", "studio_photos": "studio (second)"}
-    measured = "; ".join(
-        f"{name} generator {results[key]['accuracy']:.1%} accurate, ECE {results[key]['ece']:.1%}"
-        for key, name in sets.items()
-        if key in results
-    )
+    sets = {"shop_photos": "first", "studio_photos": "studio (second)"}
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+        test, model = results["test_set"], results["model_md5"]["models/model.onnx"]
+        measured = "; ".join(
+            f"{name} generator {results[key]['accuracy']:.1%} accurate, ECE {results[key]['ece']:.1%}"
+            for key, name in sets.items()
+            if key in results
+        )
+        against = f"{test['accuracy']:.1%} and ECE {test['ece']:.1%}"
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        return f"The shop-photo measurements (`{path}`) cannot be read."
     return (
-        f"On photos of test items made by two photo generators (`{results['command']}`, model MD5 "
-        f"{results['model_md5']['models/model.onnx']}): {measured}, against {test['accuracy']:.1%} and ECE "
-        f"{test['ece']:.1%} on the test images themselves."
+        f"On photos of test items made by two photo generators (`{results['command']}`, model MD5 {model}): "
+        f"{measured or 'none'}, against {against} on the test images themselves."
     )
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from luckybag.contract import DETECTOR_DIR
+from luckybag.contract import DETECTOR_DIR, SIDE
 from luckybag.errors import LuckybagError, one_line
 
 FEATURES, ARRAYS, SUMMARY = "features.onnx", "detector.npz", "detector.json"
@@ -47,7 +47,7 @@ def md5(path: Path) -> str:
 
 def pixel_coordinates(arrays: dict[str, np.ndarray], images: np.ndarray) -> np.ndarray:
     """Pixels (0-1) centred and projected on the training split's principal components."""
-    return (images.reshape(len(images), -1) / 255.0 - arrays["pixel_mean"]) @ arrays["components"].T
+    return (images.reshape(len(images), SIDE * SIDE) / 255.0 - arrays["pixel_mean"]) @ arrays["components"].T
 
 
 def nearest_distance(points: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
@@ -76,8 +76,8 @@ def part_scores(
     means, precision = arrays["means"], arrays["precision"]
     projected = means @ precision
     distances = (f @ precision * f).sum(axis=1)[:, None] - 2 * f @ projected.T + (projected * means).sum(axis=1)
-    x = np.asarray(images, dtype=np.float64).reshape(len(images), 28, 28) / 255.0
-    ring = np.ones((28, 28), dtype=bool)
+    x = np.asarray(images, dtype=np.float64).reshape(len(images), SIDE, SIDE) / 255.0
+    ring = np.ones((SIDE, SIDE), dtype=bool)
     ring[1:-1, 1:-1] = False
     flatness = -(np.abs(np.diff(x, axis=1)).mean(axis=(1, 2)) + np.abs(np.diff(x, axis=2)).mean(axis=(1, 2)))
     neighbour = nearest_distance(pixel_coordinates(arrays, images).astype(dtype), arrays["neighbours"])
@@ -107,7 +107,8 @@ class Detector:
     threshold: float
 
     def score(self, images: np.ndarray) -> np.ndarray:
-        images = np.ascontiguousarray(images, dtype=np.uint8)
+        """The combined score of each (SIDE, SIDE) image; pixels 0-255, rounded and clipped as the served model's."""
+        images = np.ascontiguousarray(np.clip(np.rint(images), 0, 255).astype(np.uint8))
         return combined(self.arrays, part_scores(self.arrays, self.features(images), images, np.float32))
 
 

@@ -74,3 +74,6 @@ def test_benchmark_sentences_quote_their_files_or_say_they_are_missing(tmp_path)
     assert "is missing" in screening_sentence(tmp_path / "none.json") and "is missing" in photos_sentence(
         tmp_path / "x"
     )
+    (tmp_path / "broken.json").write_text('{"command": "x"}')
+    assert "cannot be read" in screening_sentence(tmp_path / "broken.json")
+    assert "cannot be read" in photos_sentence(tmp_path / "broken.json")

@@ -37,6 +37,8 @@ def test_the_threshold_flags_one_percent_of_validation_and_far_points():
     assert (screening.combined(arrays, far) > threshold).all()
     very_far = screening.part_scores(arrays, np.full((1, 4), 1e6), np.full((1, 28, 28), 255, np.uint8))
     assert np.isfinite(screening.combined(arrays, very_far)).all()  # the tail's p-value underflows; its log does not
+    none = screening.part_scores(arrays, np.zeros((0, 4)), np.zeros((0, 28, 28), np.uint8))
+    assert screening.combined(arrays, none).shape == (0,)
 
 
 def test_p_values_follow_the_validation_scores_then_an_exponential_tail():
@@ -48,8 +50,8 @@ def test_p_values_follow_the_validation_scores_then_an_exponential_tail():
     assert abs(np.exp(log_p[0, 0]) - 0.5) < 0.02 and log_p[0, 1] == 0.0  # median: p 1/2; below all: p 1
     assert log_p[1, 0] == pytest.approx(np.log(screening.TAIL) - 3.0 / arrays["tail_scale"][0])
     assert arrays["tail_scale"][0] == pytest.approx(1.0, abs=0.15)  # an exponential's mean excess is its scale
-    combined = screening.combined(arrays, validation)
-    assert np.mean(combined > threshold) == pytest.approx(0.01, abs=0.002)
+    fresh = np.random.default_rng(3).exponential(1.0, size=(20_000, 2))  # not the scores the threshold came from
+    assert np.mean(screening.combined(arrays, fresh) > threshold) == pytest.approx(0.01, abs=0.003)
 
 
 def test_a_model_without_its_detector_is_unscreened(tmp_path):
