@@ -2,6 +2,7 @@
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,43 +23,52 @@ combined by Fisher's method; `"in_distribution": false`, a mark in the table) an
 `luckybag bag`."""
 
 
+def quoted(path: Path, render: Callable[[dict[str, Any]], str], missing: str, broken: str) -> str:
+    """``render`` of a benchmark's results file; ``missing`` or ``broken`` when it is absent or not as written."""
+    if not path.is_file():
+        return missing
+    try:
+        return render(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
+        return broken
+
+
 def screening_sentence(path: Path = OOD_RESULTS) -> str:
     """What ``benchmarks/ood_real.py`` measured, as it wrote it; nothing when it has not run."""
-    if not path.is_file():
-        return f"The screening has not been measured on real pictures (`{OOD_RESULTS}` is missing)."
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
+
+    def render(results: dict[str, Any]) -> str:
         sets = "; ".join(
             f"{name} {row['flagged']:.1%} of {row['count']:,}"
             + (f" (AUROC {row['auroc_score']})" if "auroc_score" in row else "")
             for name, row in results["sets"].items()
         )
-        command, model = results["command"], results["model_md5"]
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
-        return f"The screening's measurements (`{path}`) cannot be read."
-    return f"Flagged on real pictures no fit saw (`{command}`, model MD5 {model}): {sets}."
+        return (
+            f"Flagged on real pictures no fit saw (`{results['command']}`, model MD5 {results['model_md5']}): {sets}."
+        )
+
+    missing = f"The screening has not been measured on real pictures (`{OOD_RESULTS}` is missing)."
+    return quoted(path, render, missing, f"The screening's measurements (`{path}`) cannot be read.")
 
 
 def photos_sentence(path: Path = PHOTO_RESULTS) -> str:
     """How the model did on generated shop photos of test items, as ``benchmarks/shop_photos.py`` wrote it."""
-    if not path.is_file():
-        return f"Not measured on shop photos (`{PHOTO_RESULTS}` is missing)."
     sets = {"shop_photos": "first", "studio_photos": "studio (second)"}
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
+
+    def render(results: dict[str, Any]) -> str:
         test, model = results["test_set"], results["model_md5"]["models/model.onnx"]
         measured = "; ".join(
             f"{name} generator {results[key]['accuracy']:.1%} accurate, ECE {results[key]['ece']:.1%}"
             for key, name in sets.items()
             if key in results
         )
-        against = f"{test['accuracy']:.1%} and ECE {test['ece']:.1%}"
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError):
-        return f"The shop-photo measurements (`{path}`) cannot be read."
-    return (
-        f"On photos of test items made by two photo generators (`{results['command']}`, model MD5 {model}): "
-        f"{measured or 'none'}, against {against} on the test images themselves."
-    )
+        return (
+            f"On photos of test items made by two photo generators (`{results['command']}`, model MD5 {model}): "
+            f"{measured or 'none'}, against {test['accuracy']:.1%} and ECE {test['ece']:.1%} on the test images "
+            "themselves."
+        )
+
+    missing = f"Not measured on shop photos (`{PHOTO_RESULTS}` is missing)."
+    return quoted(path, render, missing, f"The shop-photo measurements (`{path}`) cannot be read.")
 
 
 def _layers(train: TrainParams) -> str:
